@@ -6,6 +6,9 @@
 #include "test.h"
 
 static struct test_case *head, **tail = &head;
+/* file scope: they live across setjmp/longjmp */
+static unsigned passed, failed;
+static struct test_case *current;
 jmp_buf test_jmp;
 char test_msg[1024];
 
@@ -29,18 +32,17 @@ void test_fail(const char *file, int line, const char *fmt, ...)
 int main(int argc, char **argv)
 {
 	const char *filter = argc > 1 ? argv[1] : NULL;
-	unsigned passed = 0, failed = 0;
-	for (struct test_case *tc = head; tc; tc = tc->next) {
-		if (filter && !strstr(tc->name, filter))
+	for (current = head; current; current = current->next) {
+		if (filter && !strstr(current->name, filter))
 			continue;
 		if (setjmp(test_jmp) == 0) {
-			tc->fn();
+			current->fn();
 			passed++;
 			if (getenv("TEST_VERBOSE"))
-				printf("ok   %s\n", tc->name);
+				printf("ok   %s\n", current->name);
 		} else {
 			failed++;
-			printf("FAIL %s\n     %s\n", tc->name, test_msg);
+			printf("FAIL %s\n     %s\n", current->name, test_msg);
 		}
 	}
 	printf("%u passed, %u failed\n", passed, failed);

@@ -1,0 +1,138 @@
+/*
+ * Byte rings for the send and receive buffers. The receive side also keeps
+ * up to RB_MAX_HOLES out-of-order ranges, stored in place at their offset
+ * from RCV.NXT, so reassembly needs no allocation per segment.
+ */
+#include <string.h>
+
+#include "tcp/tcp_priv.h"
+
+struct ring *ring_new(struct synfin_stack *st, uint32_t cap)
+{
+	struct ring *r = st_alloc(st, sizeof *r + cap);
+	if (r)
+		r->cap = cap;
+	return r;
+}
+
+void ring_free(struct synfin_stack *st, struct ring *r)
+{
+	if (r)
+		st_free(st, r, sizeof *r + r->cap);
+}
+
+/* copy n bytes in at logical position pos (from head), wrapping */
+static void put_at(struct ring *r, uint32_t pos, const uint8_t *p, uint32_t n)
+{
+	uint32_t i = (r->head + pos) % r->cap;
+	uint32_t first = r->cap - i < n ? r->cap - i : n;
+	memcpy(r->data + i, p, first);
+	if (n > first)
+		memcpy(r->data, p + first, n - first);
+}
+
+void ring_peek(const struct ring *r, uint32_t off, uint8_t *p, uint32_t n)
+{
+	uint32_t i = (r->head + off) % r->cap;
+	uint32_t first = r->cap - i < n ? r->cap - i : n;
+	memcpy(p, r->data + i, first);
+	if (n > first)
+		memcpy(p + first, r->data, n - first);
+}
+
+uint32_t ring_write(struct ring *r, const uint8_t *p, uint32_t n)
+{
+	uint32_t room = r->cap - r->len;
+	if (n > room)
+		n = room;
+	if (n) {
+		put_at(r, r->len, p, n);
+		r->len += n;
+	}
+	return n;
+}
+
+void ring_drop(struct ring *r, uint32_t n)
+{
+	if (n > r->len)
+		n = r->len;
+	r->head = (r->head + n) % r->cap;
+	r->len -= n;
+}
+
+uint32_t ring_read(struct ring *r, uint8_t *p, uint32_t n)
+{
+	if (n > r->len)
+		n = r->len;
+	if (n) {
+		ring_peek(r, 0, p, n);
+		ring_drop(r, n);
+	}
+	return n;
+}
+
+/* Merge [off, off+n) into the sorted, disjoint out-of-order list. */
+static bool ooo_add(struct ring *r, uint32_t off, uint32_t n)
+{
+	uint32_t lo = off, hi = off + n;
+	uint8_t k = 0;
+	/* ranges entirely before the new one stay; overlapping or touching ones merge */
+	while (k < r->nooo && r->ooo[k].off + r->ooo[k].len < lo)
+		k++;
+	uint8_t j = k;
+	while (j < r->nooo && r->ooo[j].off <= hi) {
+		if (r->ooo[j].off < lo)
+			lo = r->ooo[j].off;
+		if (r->ooo[j].off + r->ooo[j].len > hi)
+			hi = r->ooo[j].off + r->ooo[j].len;
+		j++;
+	}
+	uint8_t merged = (uint8_t)(j - k);
+	if (merged == 0) {
+		if (r->nooo == RB_MAX_HOLES)
+			return false; /* no room to remember it: drop, the peer resends */
+		memmove(&r->ooo[k + 1], &r->ooo[k], (size_t)(r->nooo - k) * sizeof r->ooo[0]);
+		r->nooo++;
+	} else if (merged > 1) {
+		memmove(&r->ooo[k + 1], &r->ooo[j], (size_t)(r->nooo - j) * sizeof r->ooo[0]);
+		r->nooo = (uint8_t)(r->nooo - (merged - 1));
+	}
+	r->ooo[k].off = lo;
+	r->ooo[k].len = hi - lo;
+	return true;
+}
+
+uint32_t ring_reass(struct ring *r, uint32_t off, const uint8_t *p, uint32_t n, bool *stored)
+{
+	uint32_t room = r->cap - r->len;
+	*stored = false;
+	if (off >= room)
+		return 0;
+	if (n > room - off)
+		n = room - off;
+	if (n == 0)
+		return 0;
+	if (off > 0) {
+		if (!ooo_add(r, off, n))
+			return 0;
+		put_at(r, r->len + off, p, n);
+		*stored = true;
+		return 0;
+	}
+	put_at(r, r->len, p, n);
+	*stored = true;
+	/* the new bytes may close holes; whatever range they reach joins them */
+	uint32_t adv = n;
+	while (r->nooo && r->ooo[0].off <= adv) {
+		uint32_t end = r->ooo[0].off + r->ooo[0].len;
+		if (end > adv)
+			adv = end;
+		memmove(&r->ooo[0], &r->ooo[1], (size_t)(r->nooo - 1) * sizeof r->ooo[0]);
+		r->nooo--;
+	}
+	/* the rest are now relative to the new RCV.NXT */
+	for (uint8_t i = 0; i < r->nooo; i++)
+		r->ooo[i].off -= adv;
+	r->len += adv;
+	return adv;
+}

@@ -1,0 +1,364 @@
+/*
+ * The stack object: configuration, memory, keyed hashing and randomness,
+ * the poll/deadline interface, statistics and the netstat table.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp/tcp_priv.h"
+
+static const char *const state_names[TCPS_NSTATES] = {
+	"CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT",
+	"FIN_WAIT_1", "CLOSING", "LAST_ACK", "FIN_WAIT_2", "TIME_WAIT",
+};
+
+const char *synfin_state_name(int state)
+{
+	if (state < 0 || state >= TCPS_NSTATES)
+		return "?";
+	return state_names[state];
+}
+
+void synfin_config_default(struct synfin_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->mtu = 1500;
+	c->msl = SYNFIN_SEC(30);
+	c->rto_initial = SYNFIN_SEC(1);
+	c->rto_min = SYNFIN_SEC(1);
+	c->rto_max = SYNFIN_SEC(120);
+	c->retries = 15;
+	c->syn_retries = 6;
+	c->synack_retries = 5;
+	c->conn_timeout = SYNFIN_SEC(75);
+	c->fin_wait_2_timeout = SYNFIN_SEC(60);
+	c->keep_idle = SYNFIN_SEC(7200);
+	c->keep_intvl = SYNFIN_SEC(75);
+	c->keep_cnt = 9;
+	c->delack = SYNFIN_MS(40);
+	c->persist_min = SYNFIN_SEC(5);
+	c->persist_max = SYNFIN_SEC(60);
+	c->quiet_time = false;
+	c->rfc1337 = false;
+	c->syncookies = true;
+	c->challenge_ack_limit = 1000;
+	c->sndbuf = 65536;
+	c->rcvbuf = 65535;
+	c->max_syn_backlog = 128;
+	c->ephemeral_lo = 32768;
+	c->ephemeral_hi = 60999;
+}
+
+/* ---- memory ---- */
+void *st_alloc(struct synfin_stack *st, size_t size)
+{
+	void *p = st->ops.alloc ? st->ops.alloc(st->ops.ctx, size) : malloc(size);
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+void st_free(struct synfin_stack *st, void *p, size_t size)
+{
+	if (!p)
+		return;
+	if (st->ops.free)
+		st->ops.free(st->ops.ctx, p, size);
+	else
+		free(p);
+}
+
+/* ---- SipHash-2-4, the keyed hash behind ISNs (RFC 6528), ports
+ * (RFC 6056), SYN cookies and timestamp offsets ---- */
+static inline uint64_t rotl(uint64_t x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+#define SIPROUND                                                               \
+	do {                                                                   \
+		v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);      \
+		v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;                         \
+		v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;                         \
+		v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);      \
+	} while (0)
+
+uint64_t st_siphash(const struct synfin_stack *st, const void *data, size_t len)
+{
+	const uint8_t *in = data;
+	uint64_t k0 = st->key[0], k1 = st->key[1];
+	uint64_t v0 = 0x736f6d6570736575ull ^ k0, v1 = 0x646f72616e646f6dull ^ k1;
+	uint64_t v2 = 0x6c7967656e657261ull ^ k0, v3 = 0x7465646279746573ull ^ k1;
+	uint64_t b = (uint64_t)len << 56;
+	size_t i, full = len - len % 8;
+
+	for (i = 0; i < full; i += 8) {
+		uint64_t m = 0;
+		for (int j = 7; j >= 0; j--)
+			m = (m << 8) | in[i + (size_t)j];
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (size_t j = 0; j < len % 8; j++)
+		b |= (uint64_t)in[full + j] << (8 * j);
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* splitmix64: the stack's own random choices, reproducible from its seed */
+static uint64_t splitmix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+uint64_t st_rand(struct synfin_stack *st)
+{
+	return splitmix(&st->rng_state);
+}
+
+uint32_t st_ms(const struct synfin_stack *st)
+{
+	return (uint32_t)((st->now - st->start) / SYNFIN_US_PER_MS);
+}
+
+/* ---- lifecycle ---- */
+struct synfin_stack *synfin_stack_create(const struct synfin_config *cfg,
+					 const struct synfin_ops *ops, uint32_t ip,
+					 uint64_t seed, synfin_time_t now)
+{
+	struct synfin_stack *st;
+	if (!ops || !ops->output || (!ops->alloc) != (!ops->free))
+		return NULL;
+	st = ops->alloc ? ops->alloc(ops->ctx, sizeof *st) : malloc(sizeof *st);
+	if (!st)
+		return NULL;
+	memset(st, 0, sizeof *st);
+	st->ops = *ops;
+	if (cfg)
+		st->cfg = *cfg;
+	else
+		synfin_config_default(&st->cfg);
+	if (st->cfg.mtu < 68)
+		st->cfg.mtu = 68;
+	if (st->cfg.mtu > 65535)
+		st->cfg.mtu = 65535;
+	if (st->cfg.ephemeral_lo == 0 || st->cfg.ephemeral_hi < st->cfg.ephemeral_lo) {
+		st->cfg.ephemeral_lo = 32768;
+		st->cfg.ephemeral_hi = 60999;
+	}
+	st->ip = ip;
+	st->now = st->start = now;
+	st->rng_state = seed;
+	st->key[0] = splitmix(&st->rng_state);
+	st->key[1] = splitmix(&st->rng_state);
+	st->ephemeral_next = (uint32_t)splitmix(&st->rng_state);
+	st->ip_id = (uint16_t)splitmix(&st->rng_state);
+	st->quiet_until = st->cfg.quiet_time ? now + st->cfg.msl : now;
+	st->outcap = 2 * st->cfg.mtu; /* the datagram, then a payload scratch */
+	st->outbuf = st_alloc(st, st->outcap);
+	st->conn_mask = 255;
+	st->conn_hash = st_alloc(st, (st->conn_mask + 1) * sizeof *st->conn_hash);
+	st->tw_mask = 255;
+	st->tw_hash = st_alloc(st, (st->tw_mask + 1) * sizeof *st->tw_hash);
+	if (!st->outbuf || !st->conn_hash || !st->tw_hash) {
+		synfin_stack_destroy(st);
+		return NULL;
+	}
+	return st;
+}
+
+void synfin_stack_destroy(struct synfin_stack *st)
+{
+	if (!st)
+		return;
+	/* Free without a trace and without a segment: a crash, or the end of a
+	 * simulation. Every block is reachable from one of these tables. */
+	for (uint32_t i = 0; st->conn_hash && i <= st->conn_mask; i++) {
+		while (st->conn_hash[i]) {
+			struct tcb *tp = st->conn_hash[i];
+			st->conn_hash[i] = tp->hnext;
+			tp->t_flags &= ~TF_IN_HASH;
+			if (tp->fd >= 0 && (uint32_t)tp->fd < st->nfds)
+				st->fds[tp->fd] = NULL;
+			tp->parent = NULL;
+			tcp_free(st, tp);
+		}
+	}
+	while (st->listeners) {
+		struct tcb *tp = st->listeners;
+		st->listeners = tp->hnext;
+		if (tp->fd >= 0 && (uint32_t)tp->fd < st->nfds)
+			st->fds[tp->fd] = NULL;
+		tp->t_flags &= ~TF_IN_HASH;
+		tcp_free(st, tp);
+	}
+	for (uint32_t i = 0; i < st->nfds; i++) {
+		if (st->fds[i]) {
+			struct tcb *tp = st->fds[i];
+			st->fds[i] = NULL;
+			tp->parent = NULL;
+			tcp_free(st, tp);
+		}
+	}
+	for (uint32_t i = 0; st->tw_hash && i <= st->tw_mask; i++) {
+		while (st->tw_hash[i]) {
+			struct tw *tw = st->tw_hash[i];
+			st->tw_hash[i] = tw->hnext;
+			st_free(st, tw, sizeof *tw);
+		}
+	}
+	for (int i = 0; i < BIND_BUCKETS; i++) {
+		while (st->bind_hash[i]) {
+			struct bindb *b = st->bind_hash[i];
+			st->bind_hash[i] = b->next;
+			st_free(st, b, sizeof *b);
+		}
+	}
+	st_free(st, st->fds, st->nfds * sizeof *st->fds);
+	st_free(st, st->heap, st->heap_cap * sizeof *st->heap);
+	st_free(st, st->conn_hash, st->conn_hash ? (st->conn_mask + 1) * sizeof *st->conn_hash : 0);
+	st_free(st, st->tw_hash, st->tw_hash ? (st->tw_mask + 1) * sizeof *st->tw_hash : 0);
+	st_free(st, st->outbuf, st->outcap);
+	if (st->ops.free)
+		st->ops.free(st->ops.ctx, st, sizeof *st);
+	else
+		free(st);
+}
+
+uint32_t synfin_stack_ip(const struct synfin_stack *st)
+{
+	return st->ip;
+}
+
+const struct synfin_config *synfin_stack_config(const struct synfin_stack *st)
+{
+	return &st->cfg;
+}
+
+const struct synfin_stats *synfin_get_stats(const struct synfin_stack *st)
+{
+	return &st->stats;
+}
+
+synfin_time_t synfin_now(const struct synfin_stack *st)
+{
+	return st->now;
+}
+
+static void advance(struct synfin_stack *st, synfin_time_t now)
+{
+	/* A clock that steps back is held still rather than trusted. */
+	if (now > st->now)
+		st->now = now;
+}
+
+void synfin_poll(struct synfin_stack *st, synfin_time_t now)
+{
+	advance(st, now);
+	/* Each expiry either re-arms later or removes its timer, so the number
+	 * of rounds is bounded by the number of timers due now; the cap is a
+	 * guard against a bug turning into a hang. */
+	for (uint32_t guard = 0; guard < 1000000; guard++) {
+		struct tmr *t = timer_peek(st);
+		if (!t || t->when > st->now)
+			return;
+		if (t->kind == TMR_TW) {
+			tw_expire(st, (struct tw *)((char *)t - offsetof(struct tw, tmr)));
+		} else {
+			struct tcb *tp = (struct tcb *)((char *)t - offsetof(struct tcb, tmr));
+			tcp_timer_fire(st, tp);
+		}
+	}
+}
+
+synfin_time_t synfin_next_deadline(const struct synfin_stack *st)
+{
+	struct tmr *t = timer_peek(st);
+	return t ? t->when : SYNFIN_TIME_NEVER;
+}
+
+void synfin_input(struct synfin_stack *st, const uint8_t *pkt, size_t len, synfin_time_t now)
+{
+	struct ip4_view ip;
+	struct tcp_seg seg;
+	enum wire_err e;
+
+	advance(st, now);
+	st->stats.ip_in++;
+	e = ip4_parse(pkt, len, &ip);
+	if (e != WIRE_OK) {
+		if (e == WIRE_FRAGMENT)
+			st->stats.ip_frag_dropped++;
+		else
+			st->stats.ip_bad++;
+		return;
+	}
+	if (ip.dst != st->ip) {
+		st->stats.ip_not_ours++;
+		return;
+	}
+	if (ip.proto != IPPROTO_TCP_) {
+		st->stats.ip_other_proto++;
+		return;
+	}
+	st->stats.tcp_in++;
+	e = tcp_parse(&ip, &seg);
+	if (e != WIRE_OK) {
+		if (e == WIRE_BAD_CSUM)
+			st->stats.tcp_bad_csum++;
+		else
+			st->stats.tcp_bad++;
+		return;
+	}
+	/* RFC 9293 3.10.7.2 / RFC 1122 4.2.3.10: nothing from a broadcast,
+	 * multicast or unspecified source is answered. */
+	if (ip.src == 0 || ip.src == 0xffffffffu || (ip.src >> 28) == 0xe) {
+		st->stats.tcp_bad++;
+		return;
+	}
+	tcp_input(st, &seg);
+}
+
+/* ---- addresses ---- */
+const char *synfin_ip_str(uint32_t ip, char *buf)
+{
+	snprintf(buf, 16, "%u.%u.%u.%u", (unsigned)(ip >> 24), (unsigned)(ip >> 16) & 255,
+		 (unsigned)(ip >> 8) & 255, (unsigned)ip & 255);
+	return buf;
+}
+
+bool synfin_ip_parse(const char *s, uint32_t *ip)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++) {
+		unsigned n = 0, digits = 0;
+		while (*s >= '0' && *s <= '9' && digits < 4) {
+			n = n * 10 + (unsigned)(*s++ - '0');
+			digits++;
+		}
+		if (digits == 0 || digits > 3 || n > 255)
+			return false;
+		v = (v << 8) | n;
+		if (i < 3 && *s++ != '.')
+			return false;
+	}
+	if (*s)
+		return false;
+	*ip = v;
+	return true;
+}

@@ -1,0 +1,623 @@
+/*
+ * Segment arrival, following RFC 9293 section 3.10.7 step by step: a
+ * segment for no connection (3.10.7.1), for a listener (3.10.7.2), in
+ * SYN_SENT (3.10.7.3), and in the other states (3.10.7.4: sequence check,
+ * RST, SYN, ACK, text, FIN), hardened by RFC 5961 (RST, SYN and ACK
+ * checks) and RFC 7323 (PAWS). The segment is an explicit argument; no
+ * state lives outside the control block and the stack.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "tcp/tcp_priv.h"
+
+static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg);
+
+/* Options on a SYN (RFC 9293 3.7.1, RFC 7323 2.2 and 3.2). */
+static void syn_options(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg)
+{
+	uint16_t ours = (uint16_t)(st->cfg.mtu - 40);
+	uint16_t mss = (seg->opt.has & TOF_MSS) ? seg->opt.mss : 536;
+	tp->t_maxseg = mss < ours ? mss : ours;
+	if (tp->t_maxseg < 64)
+		tp->t_maxseg = 64; /* a tiny MSS would make every byte a segment */
+	if ((seg->opt.has & TOF_WSCALE) && (tp->t_flags & TF_REQ_SCALE)) {
+		tp->t_flags |= TF_RCVD_SCALE;
+		tp->snd_scale = seg->opt.wscale > 14 ? 14 : seg->opt.wscale;
+	} else {
+		tp->snd_scale = 0;
+		tp->rcv_scale = 0;
+	}
+	if ((seg->opt.has & TOF_TS) && (tp->t_flags & TF_REQ_TSTMP)) {
+		tp->t_flags |= TF_RCVD_TSTMP;
+		tp->ts_recent = seg->opt.tsval;
+		tp->ts_recent_age_s = (uint32_t)(st->now / SYNFIN_US_PER_S);
+	}
+	/* RFC 6928 initial window */
+	uint32_t m = tcp_effective_mss(tp);
+	uint32_t iw = 2 * m > 14600 ? 2 * m : 14600;
+	tp->cwnd = iw < 10 * m ? iw : 10 * m;
+}
+
+/* ---- 3.10.7.2: a segment for a listener ---- */
+static void copy_socket_options(struct tcb *child, const struct tcb *l)
+{
+	child->t_flags |= l->t_flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER | TF_REUSEADDR);
+	child->linger_s = l->linger_s;
+	child->keepidle_s = l->keepidle_s;
+	child->keepintvl_s = l->keepintvl_s;
+	child->keepcnt = l->keepcnt;
+	child->sndbuf = l->sndbuf;
+	child->rcvbuf = l->rcvbuf;
+	child->owner = l->owner;
+}
+
+static struct tcb *new_child(struct synfin_stack *st, struct tcb *l, const struct tcp_seg *seg,
+			     uint32_t iss)
+{
+	struct tcb *tp = tcp_newtcb(st);
+	if (!tp)
+		return NULL;
+	copy_socket_options(tp, l);
+	tp->laddr = seg->daddr;
+	tp->faddr = seg->saddr;
+	tp->fport = seg->sport;
+	tcp_bind_add(st, tp, seg->dport);
+	tcp_init_conn(st, tp);
+	tp->t_flags |= TF_PASSIVE;
+	tp->irs = seg->seq;
+	tp->rcv_nxt = tp->rcv_adv = seg->seq + 1;
+	tp->iss = iss ? iss : tcp_new_isn(st, tp->laddr, tp->lport, tp->faddr, tp->fport);
+	tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
+	tp->snd_wnd = seg->wnd; /* never scaled on a SYN (RFC 7323 2.2) */
+	tp->max_sndwnd = tp->snd_wnd;
+	tp->snd_wl1 = seg->seq;
+	tp->snd_wl2 = tp->iss;
+	/* The RFC's picture is one block going LISTEN -> SYN_RCVD; here the
+	 * listener stays and its child takes that step. */
+	tp->state = TCPS_LISTEN;
+	tp->parent = l;
+	tp->qnext = l->u.lq->syn_head;
+	l->u.lq->syn_head = tp;
+	l->u.lq->q0len++;
+	st->stats.passive_opens++;
+	return tp;
+}
+
+static void listen_input(struct synfin_stack *st, struct tcb *l, const struct tcp_seg *seg,
+			 uint32_t iss)
+{
+	struct listenq *q = l->u.lq;
+	char cause[32];
+
+	if (seg->flags & TH_RST)
+		return; /* first: an RST to a listener is ignored */
+	if (seg->flags & TH_ACK) {
+		/* second: an ACK for nothing, unless it returns one of our SYN
+		 * cookies */
+		uint16_t mss;
+		if (!(seg->flags & TH_SYN) && st->cfg.syncookies &&
+		    (mss = syncookie_check(st, seg)) != 0) {
+			if (q->qlen >= q->backlog) {
+				st->stats.listen_overflows++;
+				return;
+			}
+			struct tcp_seg syn = *seg;
+			syn.seq = seg->seq - 1;
+			syn.wnd = seg->wnd;
+			memset(&syn.opt, 0, sizeof syn.opt);
+			struct tcb *tp = new_child(st, l, &syn, seg->ack - 1);
+			if (!tp)
+				return;
+			st->stats.syncookies_ok++;
+			tp->t_flags &= ~(TF_REQ_SCALE | TF_REQ_TSTMP);
+			tp->rcv_scale = 0;
+			tp->t_maxseg = mss;
+			syn_options(st, tp, &syn);
+			tp->t_maxseg = mss;
+			tp->snd_nxt = tp->snd_max = tp->iss + 1;
+			tcp_set_state(st, tp, TCPS_SYN_RCVD, "valid SYN cookie");
+			tcp_hash_insert(st, tp);
+			sync_input(st, tp, seg);
+			return;
+		}
+		if (!(seg->flags & TH_SYN) && st->cfg.syncookies)
+			st->stats.syncookies_bad += st->stats.syncookies_sent ? 1 : 0;
+		st->stats.rst_no_socket++;
+		tcp_reset_reply(st, seg);
+		return;
+	}
+	if (!(seg->flags & TH_SYN))
+		return; /* fourth: anything else is dropped */
+	if (st->now < st->quiet_until) {
+		st->stats.quiet_drops++;
+		return;
+	}
+	/* third: a SYN. A full accept queue drops it, as Linux does: the
+	 * client retransmits and gets in once the application accepts. */
+	if (q->qlen >= q->backlog) {
+		st->stats.listen_overflows++;
+		return;
+	}
+	if (q->q0len >= st->cfg.max_syn_backlog) {
+		st->stats.syn_queue_overflows++;
+		if (st->cfg.syncookies) {
+			/* keep no state: the ISN carries what is needed */
+			uint16_t ours = (uint16_t)(st->cfg.mtu - 40);
+			uint16_t mss = (seg->opt.has & TOF_MSS) && seg->opt.mss < ours ? seg->opt.mss : ours;
+			uint32_t cookie = syncookie_make(st, seg, mss);
+			struct tcp_opts o;
+			memset(&o, 0, sizeof o);
+			o.has = TOF_MSS;
+			o.mss = ours;
+			uint32_t space = l->rcvbuf > 65535 ? 65535 : l->rcvbuf;
+			tcp_respond(st, seg->daddr, seg->dport, seg->saddr, seg->sport, cookie,
+				    seg->seq + 1, TH_SYN | TH_ACK, (uint16_t)space, &o);
+			st->stats.syncookies_sent++;
+		}
+		return;
+	}
+	struct tcb *tp = new_child(st, l, seg, iss);
+	if (!tp)
+		return;
+	syn_options(st, tp, seg);
+	tcp_set_state(st, tp, TCPS_SYN_RCVD, tcp_flags_cause(seg->flags, cause));
+	tcp_hash_insert(st, tp);
+	tp->t_keep = st->now + st->cfg.conn_timeout;
+	/* Data or FIN on the SYN is not taken (no TCP Fast Open): the peer
+	 * sends it again once it sees that only the SYN was acknowledged. */
+	tcp_output(st, tp);
+}
+
+/* ---- 3.10.7.3: SYN_SENT ---- */
+static void syn_sent_input(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg)
+{
+	char cause[48];
+	/* first: the ACK must acknowledge our SYN */
+	if (seg->flags & TH_ACK) {
+		if (seq_leq(seg->ack, tp->iss) || seq_gt(seg->ack, tp->snd_max)) {
+			st->stats.bad_ack_drops++;
+			if (!(seg->flags & TH_RST))
+				tcp_reset_reply(st, seg);
+			return;
+		}
+	}
+	/* second: an RST is taken only with an acceptable ACK (RFC 5961 3.2) */
+	if (seg->flags & TH_RST) {
+		st->stats.rst_in++;
+		if (seg->flags & TH_ACK)
+			tcp_close(st, tp, ECONNREFUSED, "rcv RST");
+		return;
+	}
+	/* fourth: the SYN */
+	if (!(seg->flags & TH_SYN))
+		return;
+	tp->irs = seg->seq;
+	tp->rcv_nxt = tp->rcv_adv = seg->seq + 1;
+	syn_options(st, tp, seg);
+	tp->snd_wnd = seg->wnd; /* a SYN's window is never scaled */
+	tp->max_sndwnd = tp->snd_wnd;
+	tp->snd_wl1 = seg->seq;
+	tp->snd_wl2 = seg->ack;
+	if (seg->flags & TH_ACK) {
+		tp->snd_una = seg->ack;
+		if ((tp->t_flags & TF_TIMING) && seq_gt(seg->ack, tp->rtseq)) {
+			tcp_rto_sample(st, tp, (st_ms(st) - tp->t_rtttime_ms) * 1000u);
+			tp->t_flags &= ~TF_TIMING;
+		}
+	}
+	if (seq_gt(tp->snd_una, tp->iss)) {
+		tcp_set_state(st, tp, TCPS_ESTABLISHED, tcp_flags_cause(seg->flags, cause));
+		tp->rxtshift = 0;
+		tp->t_rexmt = SYNFIN_TIME_NEVER;
+		tp->t_keep = SYNFIN_TIME_NEVER;
+		tcp_keep_reset(st, tp);
+		/* Data on the SYN,ACK is not taken; our ACK says so. */
+		tp->t_flags |= TF_ACKNOW;
+		if (tp->t_flags & TF_FIN_QUEUED)
+			tcp_set_state(st, tp, TCPS_FIN_WAIT_1, "close");
+		tcp_output(st, tp);
+		return;
+	}
+	/* Simultaneous open: both SYNs crossed. Answer with SYN,ACK carrying
+	 * our original ISN. */
+	tcp_set_state(st, tp, TCPS_SYN_RCVD, "rcv SYN (simultaneous open)");
+	tp->snd_nxt = tp->iss;
+	tp->t_flags &= ~TF_TIMING;
+	tcp_output(st, tp);
+}
+
+/* RFC 5961 challenge ACK: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, rate-limited. */
+static void challenge_ack(struct synfin_stack *st, struct tcb *tp)
+{
+	if (!tcp_challenge_ack_allowed(st))
+		return;
+	tp->t_flags |= TF_ACKNOW;
+	tcp_output(st, tp);
+}
+
+/* The application has closed: what remains of the connection. */
+static void apply_close_pending(struct synfin_stack *st, struct tcb *tp)
+{
+	if (!(tp->t_flags & TF_CLOSE_PENDING))
+		return;
+	tp->t_flags &= ~TF_CLOSE_PENDING;
+	if (tp->state == TCPS_ESTABLISHED)
+		tcp_set_state(st, tp, TCPS_FIN_WAIT_1, "close");
+	else if (tp->state == TCPS_CLOSE_WAIT)
+		tcp_set_state(st, tp, TCPS_LAST_ACK, "close");
+}
+
+/* ---- 3.10.7.4: every other state ---- */
+static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg)
+{
+	char cause[48];
+	uint8_t flags = seg->flags;
+	uint32_t seq = seg->seq;
+	const uint8_t *data = seg->data;
+	uint32_t len = seg->len;
+
+	/* A retransmission of the SYN that opened this passive connection:
+	 * our SYN,ACK was lost; send it again. */
+	if (tp->state == TCPS_SYN_RCVD && (flags & TH_SYN) && !(flags & (TH_ACK | TH_RST)) &&
+	    seq == tp->irs) {
+		tp->snd_nxt = tp->iss;
+		tcp_output(st, tp);
+		return;
+	}
+
+	/* PAWS (RFC 7323 5.3): an older timestamp marks an old duplicate,
+	 * unless TS.Recent itself is over 24 days old. */
+	if ((tp->t_flags & TF_RCVD_TSTMP) && (seg->opt.has & TOF_TS) && !(flags & TH_RST) &&
+	    seq_lt(seg->opt.tsval, tp->ts_recent)) {
+		uint32_t now_s = (uint32_t)(st->now / SYNFIN_US_PER_S);
+		if (now_s - tp->ts_recent_age_s > 24u * 24 * 3600) {
+			tp->ts_recent = 0;
+		} else {
+			st->stats.paws_drops++;
+			tp->t_flags |= TF_ACKNOW;
+			tcp_output(st, tp);
+			return;
+		}
+	}
+
+	/* first: is the sequence number acceptable? (the four cases) */
+	uint32_t wnd = tcp_rcv_space(tp);
+	if (seq_gt(tp->rcv_adv, tp->rcv_nxt) && tp->rcv_adv - tp->rcv_nxt > wnd)
+		wnd = tp->rcv_adv - tp->rcv_nxt;
+	uint32_t seglen = len + ((flags & TH_SYN) ? 1u : 0u) + ((flags & TH_FIN) ? 1u : 0u);
+	bool ok;
+	if (seglen == 0)
+		ok = wnd == 0 ? seq == tp->rcv_nxt : seq_in(seq, tp->rcv_nxt, tp->rcv_nxt + wnd);
+	else if (wnd == 0)
+		ok = false;
+	else
+		ok = seq_in(seq, tp->rcv_nxt, tp->rcv_nxt + wnd) ||
+		     seq_in(seq + seglen - 1, tp->rcv_nxt, tp->rcv_nxt + wnd);
+	if (!ok && wnd == 0 && seq == tp->rcv_nxt) {
+		/* a zero window still takes ACKs and RSTs (RFC 9293 3.10.7.4) */
+		ok = true;
+		len = 0;
+		flags &= (uint8_t)~(TH_FIN | TH_SYN);
+	}
+	if (!ok) {
+		if (flags & TH_RST)
+			return;
+		st->stats.dup_segs++;
+		tp->t_flags |= TF_ACKNOW;
+		tcp_output(st, tp);
+		return;
+	}
+	/* trim to the window: what lies before RCV.NXT ... */
+	if (seq_lt(seq, tp->rcv_nxt)) {
+		uint32_t todrop = tp->rcv_nxt - seq;
+		if (flags & TH_SYN) {
+			flags &= (uint8_t)~TH_SYN;
+			seq++;
+			todrop--;
+		}
+		if (todrop > len || (todrop == len && !(flags & TH_FIN))) {
+			if (todrop > len)
+				flags &= (uint8_t)~TH_FIN; /* an old FIN too */
+			todrop = len;
+			tp->t_flags |= TF_ACKNOW;
+		}
+		data += todrop;
+		len -= todrop;
+		seq += todrop;
+	}
+	/* ... and what lies past its right edge */
+	if (seq_gt(seq + len, tp->rcv_nxt + wnd)) {
+		uint32_t excess = seq + len - (tp->rcv_nxt + wnd);
+		len = excess >= len ? 0 : len - excess;
+		flags &= (uint8_t)~TH_FIN;
+		tp->t_flags |= TF_ACKNOW;
+	}
+
+	/* second: RST (RFC 5961 3.2) */
+	if (flags & TH_RST) {
+		st->stats.rst_in++;
+		if (seq != tp->rcv_nxt) {
+			challenge_ack(st, tp);
+			return;
+		}
+		switch (tp->state) {
+		case TCPS_SYN_RCVD:
+			if (tp->t_flags & TF_PASSIVE) {
+				/* back to LISTEN: for us, the child goes and the
+				 * listener is still there */
+				tcp_set_state(st, tp, TCPS_LISTEN, "rcv RST (passive open)");
+				tp->state = TCPS_CLOSED;
+				tcp_free(st, tp);
+			} else {
+				tcp_close(st, tp, ECONNREFUSED, "rcv RST");
+			}
+			return;
+		case TCPS_ESTABLISHED:
+		case TCPS_FIN_WAIT_1:
+		case TCPS_FIN_WAIT_2:
+		case TCPS_CLOSE_WAIT:
+			tcp_close(st, tp, ECONNRESET, "rcv RST");
+			return;
+		default: /* CLOSING, LAST_ACK */
+			tcp_close(st, tp, 0, "rcv RST");
+			return;
+		}
+	}
+
+	/* fourth: SYN in the window */
+	if (flags & TH_SYN) {
+		if (tp->state == TCPS_SYN_RCVD && (tp->t_flags & TF_PASSIVE)) {
+			tcp_set_state(st, tp, TCPS_LISTEN, "rcv SYN in window (passive open)");
+			tp->state = TCPS_CLOSED;
+			tcp_free(st, tp);
+			return;
+		}
+		/* RFC 5961 4.2: whatever its number, a challenge ACK */
+		challenge_ack(st, tp);
+		return;
+	}
+
+	/* fifth: ACK */
+	if (!(flags & TH_ACK))
+		return;
+	if (tp->state == TCPS_SYN_RCVD) {
+		if (!(seq_lt(tp->snd_una, seg->ack) && seq_leq(seg->ack, tp->snd_max))) {
+			tcp_reset_reply(st, seg);
+			return;
+		}
+		struct tcb *l = tp->parent;
+		if (l && l->u.lq->qlen >= l->u.lq->backlog) {
+			/* The accept queue is full: stay in SYN_RCVD and let
+			 * the handshake complete on a later ACK (Linux's
+			 * tcp_abort_on_overflow=0). */
+			st->stats.listen_overflows++;
+			return;
+		}
+		tcp_set_state(st, tp, TCPS_ESTABLISHED, tcp_flags_cause(flags, cause));
+		tp->snd_wnd = (uint32_t)seg->wnd << tp->snd_scale;
+		tp->snd_wl1 = seq;
+		tp->snd_wl2 = seg->ack;
+		tp->t_keep = SYNFIN_TIME_NEVER;
+		if (l) {
+			struct listenq *q = l->u.lq;
+			tcp_listen_unlink(st, tp);
+			tp->parent = l;
+			if (q->acc_tail)
+				q->acc_tail->qnext = tp;
+			else
+				q->acc_head = tp;
+			q->acc_tail = tp;
+			q->qlen++;
+		}
+		tcp_keep_reset(st, tp);
+		apply_close_pending(st, tp);
+	}
+	/* RFC 5961 5.2: SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT */
+	if (seq_gt(seg->ack, tp->snd_max) || seq_lt(seg->ack, tp->snd_una - tp->max_sndwnd)) {
+		st->stats.bad_ack_drops++;
+		challenge_ack(st, tp);
+		return;
+	}
+	if (seq_gt(seg->ack, tp->snd_una)) {
+		uint32_t acked = seg->ack - tp->snd_una;
+		uint32_t data_acked = acked;
+		if (tp->snd_una == tp->iss)
+			data_acked--; /* our SYN */
+		bool fin_acked = (tp->t_flags & TF_SENTFIN) && seg->ack == tp->snd_max;
+		if (fin_acked)
+			data_acked--;
+		if (tp->u.b.snd)
+			ring_drop(tp->u.b.snd, data_acked);
+		tp->snd_una = seg->ack;
+		if (seq_lt(tp->snd_nxt, tp->snd_una))
+			tp->snd_nxt = tp->snd_una;
+		if ((tp->t_flags & TF_TIMING) && seq_gt(seg->ack, tp->rtseq)) {
+			tcp_rto_sample(st, tp, (st_ms(st) - tp->t_rtttime_ms) * 1000u);
+			tp->t_flags &= ~TF_TIMING;
+		}
+		tp->rxtshift = 0;
+		tp->dupacks = 0;
+		if (!(tp->t_flags & TF_PERSIST))
+			tp->t_rexmt = tp->snd_una == tp->snd_max ? SYNFIN_TIME_NEVER
+								 : st->now + tp->rto;
+		/* RFC 5681 growth: slow start below ssthresh, then about one
+		 * segment per round trip */
+		uint32_t mss = tcp_effective_mss(tp);
+		if (tp->cwnd < tp->ssthresh)
+			tp->cwnd += acked < mss ? acked : mss;
+		else
+			tp->cwnd += (mss * mss / tp->cwnd) ? mss * mss / tp->cwnd : 1;
+	} else if (seg->ack == tp->snd_una && len == 0 && !(flags & TH_FIN) &&
+		   ((uint32_t)seg->wnd << tp->snd_scale) == tp->snd_wnd && tp->snd_max != tp->snd_una &&
+		   !(tp->t_flags & TF_PERSIST)) {
+		/* RFC 5681 3.2 fast retransmit on the third duplicate ACK
+		 * (recovery in depth is issue 5's NewReno/SACK) */
+		if (++tp->dupacks == 3) {
+			uint32_t mss = tcp_effective_mss(tp);
+			uint32_t flight = tp->snd_max - tp->snd_una;
+			uint32_t nxt = tp->snd_nxt;
+			tp->ssthresh = flight / 2 > 2 * mss ? flight / 2 : 2 * mss;
+			tp->snd_nxt = tp->snd_una;
+			tp->cwnd = mss;
+			tp->t_flags &= ~TF_TIMING;
+			st->stats.rexmits++;
+			tcp_output(st, tp);
+			tp->cwnd = tp->ssthresh + 3 * mss;
+			if (seq_gt(nxt, tp->snd_nxt))
+				tp->snd_nxt = nxt;
+		}
+	}
+	/* the send window, from the newest segment only (SND.WL1/WL2) */
+	if (seq_lt(tp->snd_wl1, seq) || (tp->snd_wl1 == seq && seq_leq(tp->snd_wl2, seg->ack))) {
+		tp->snd_wnd = (uint32_t)seg->wnd << tp->snd_scale;
+		tp->snd_wl1 = seq;
+		tp->snd_wl2 = seg->ack;
+		if (tp->snd_wnd > tp->max_sndwnd)
+			tp->max_sndwnd = tp->snd_wnd;
+	}
+	if (tp->t_flags & TF_PERSIST) {
+		/* the peer answers the probes: never give up on it */
+		tp->rxtshift = 0;
+		if (tp->snd_wnd > 0) {
+			tp->t_flags &= ~TF_PERSIST;
+			tp->t_rexmt = SYNFIN_TIME_NEVER;
+			tp->snd_nxt = tp->snd_una;
+		}
+	}
+	bool our_fin_acked = (tp->t_flags & TF_SENTFIN) && tp->snd_una == tp->snd_max;
+	switch (tp->state) {
+	case TCPS_FIN_WAIT_1:
+		if (our_fin_acked) {
+			tcp_set_state(st, tp, TCPS_FIN_WAIT_2, "rcv ACK of FIN");
+			tp->t_rexmt = SYNFIN_TIME_NEVER;
+			/* half-close keeps FIN_WAIT_2 for as long as the
+			 * application reads; after close() it is bounded */
+			if (tp->fd < 0)
+				tp->t_keep = st->now + st->cfg.fin_wait_2_timeout;
+			tcp_user_closed_check(st, tp);
+		}
+		break;
+	case TCPS_CLOSING:
+		if (our_fin_acked) {
+			tcp_user_closed_check(st, tp);
+			tw_enter(st, tp, "rcv ACK of FIN");
+			return;
+		}
+		break;
+	case TCPS_LAST_ACK:
+		if (our_fin_acked) {
+			tcp_user_closed_check(st, tp);
+			tcp_close(st, tp, 0, "rcv ACK of FIN");
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	if (tp->fd >= 0 || tp->state != TCPS_FIN_WAIT_2)
+		tcp_keep_reset(st, tp);
+
+	/* sixth: URG is delivered inline as ordinary data */
+
+	/* seventh: segment text */
+	if (len > 0) {
+		if (tp->state != TCPS_ESTABLISHED && tp->state != TCPS_FIN_WAIT_1 &&
+		    tp->state != TCPS_FIN_WAIT_2) {
+			/* after the peer's FIN there is no more text */
+			len = 0;
+		} else if (tp->fd < 0 || (tp->t_flags & TF_RCV_SHUT)) {
+			/* Nobody will read it: tell the peer at once rather
+			 * than let it believe the data arrived (Linux does the
+			 * same). */
+			tcp_drop(st, tp, ECONNRESET, "data after close");
+			return;
+		} else {
+			if (!tp->u.b.rcv)
+				tp->u.b.rcv = ring_new(st, tp->rcvbuf);
+			if (!tp->u.b.rcv) {
+				len = 0;
+				flags &= (uint8_t)~TH_FIN;
+			} else {
+				bool stored;
+				uint32_t off = seq - tp->rcv_nxt;
+				uint32_t adv = ring_reass(tp->u.b.rcv, off, data, len, &stored);
+				tp->rcv_nxt += adv;
+				if (off > 0) {
+					st->stats.ooo_segs++;
+					tp->t_flags |= TF_ACKNOW; /* a duplicate ACK tells the sender */
+					flags &= (uint8_t)~TH_FIN;
+				} else if (!stored || adv > len || (tp->t_flags & TF_DELACK)) {
+					/* a hole filled, or every second segment */
+					tp->t_flags |= TF_ACKNOW;
+				} else {
+					tp->t_flags |= TF_DELACK;
+					tp->t_delack = st->now + st->cfg.delack;
+				}
+				if (adv < len)
+					flags &= (uint8_t)~TH_FIN;
+			}
+		}
+	}
+
+	/* eighth: FIN, once everything before it has arrived */
+	if ((flags & TH_FIN) && seq + len == tp->rcv_nxt && !(tp->t_flags & TF_EOF)) {
+		tp->rcv_nxt++;
+		tp->t_flags |= TF_EOF;
+		switch (tp->state) {
+		case TCPS_SYN_RCVD:
+		case TCPS_ESTABLISHED:
+			tcp_set_state(st, tp, TCPS_CLOSE_WAIT, "rcv FIN");
+			tp->t_keep = SYNFIN_TIME_NEVER;
+			tcp_keep_reset(st, tp);
+			/* The ACK waits a little, so that an application that
+			 * closes at once sends ACK and FIN in one segment. */
+			if (!(tp->t_flags & TF_DELACK)) {
+				tp->t_flags |= TF_DELACK;
+				tp->t_delack = st->now + st->cfg.delack;
+			}
+			break;
+		case TCPS_FIN_WAIT_1:
+			tcp_set_state(st, tp, TCPS_CLOSING, "rcv FIN (simultaneous close)");
+			tp->t_flags |= TF_ACKNOW;
+			break;
+		case TCPS_FIN_WAIT_2:
+			tp->t_flags |= TF_ACKNOW;
+			tcp_output(st, tp);
+			tw_enter(st, tp, "rcv FIN");
+			return;
+		default:
+			tp->t_flags |= TF_ACKNOW; /* a retransmitted FIN */
+			break;
+		}
+	}
+	apply_close_pending(st, tp);
+	tcp_output(st, tp);
+}
+
+void tcp_input(struct synfin_stack *st, const struct tcp_seg *seg)
+{
+	struct tcb *tp = tcp_lookup(st, seg->daddr, seg->dport, seg->saddr, seg->sport);
+	uint32_t iss = 0;
+
+	if (!tp) {
+		struct tw *tw = tw_lookup(st, seg->daddr, seg->dport, seg->saddr, seg->sport);
+		if (tw && tw_input(st, tw, seg, &iss))
+			return;
+		struct tcb *l = tcp_lookup_listener(st, seg->dport);
+		if (l) {
+			listen_input(st, l, seg, iss);
+			return;
+		}
+		/* 3.10.7.1: CLOSED, no such connection */
+		if (!(seg->flags & TH_RST))
+			st->stats.rst_no_socket++;
+		tcp_reset_reply(st, seg);
+		return;
+	}
+	if (tp->state == TCPS_SYN_SENT) {
+		syn_sent_input(st, tp, seg);
+		return;
+	}
+	sync_input(st, tp, seg);
+}

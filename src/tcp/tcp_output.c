@@ -1,0 +1,280 @@
+/*
+ * The one place that decides what goes on the wire. Input, user calls and
+ * timers change the control block and set flags (TF_ACKNOW, TF_FORCE, a
+ * queued FIN); tcp_output() looks at the result and sends what it calls for.
+ */
+#include <string.h>
+
+#include "tcp/tcp_priv.h"
+
+/* What each state sends by default (4.4BSD's tcp_outflags). */
+static const uint8_t outflags[TCPS_NSTATES] = {
+	[TCPS_CLOSED] = TH_RST | TH_ACK,
+	[TCPS_LISTEN] = 0,
+	[TCPS_SYN_SENT] = TH_SYN,
+	[TCPS_SYN_RCVD] = TH_SYN | TH_ACK,
+	[TCPS_ESTABLISHED] = TH_ACK,
+	[TCPS_CLOSE_WAIT] = TH_ACK,
+	[TCPS_FIN_WAIT_1] = TH_FIN | TH_ACK,
+	[TCPS_CLOSING] = TH_FIN | TH_ACK,
+	[TCPS_LAST_ACK] = TH_FIN | TH_ACK,
+	[TCPS_FIN_WAIT_2] = TH_ACK,
+	[TCPS_TIME_WAIT] = TH_ACK,
+};
+
+uint32_t tcp_snd_pending(const struct tcb *tp)
+{
+	return (tp->state != TCPS_LISTEN && tp->u.b.snd) ? tp->u.b.snd->len : 0;
+}
+
+uint32_t tcp_rcv_space(const struct tcb *tp)
+{
+	if (tp->state == TCPS_LISTEN)
+		return 0;
+	const struct ring *r = tp->u.b.rcv;
+	return r ? r->cap - r->len : tp->rcvbuf;
+}
+
+uint16_t tcp_effective_mss(const struct tcb *tp)
+{
+	uint16_t mss = tp->t_maxseg;
+	if (tp->t_flags & TF_RCVD_TSTMP)
+		mss = (uint16_t)(mss - 12);
+	return mss ? mss : 1;
+}
+
+static void emit(struct synfin_stack *st, const struct tcp_seg *seg)
+{
+	size_t n = tcp_emit(st->outbuf, st->cfg.mtu, seg, st->ip_id++);
+	if (n == 0)
+		return;
+	st->stats.ip_out++;
+	st->stats.tcp_out++;
+	if (seg->flags & TH_RST)
+		st->stats.rst_out++;
+	st->ops.output(st->ops.ctx, st->outbuf, n);
+}
+
+void tcp_respond(struct synfin_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
+		 uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
+		 const struct tcp_opts *opt)
+{
+	struct tcp_seg s;
+	memset(&s, 0, sizeof s);
+	s.saddr = laddr;
+	s.daddr = faddr;
+	s.sport = lport;
+	s.dport = fport;
+	s.seq = seq;
+	s.ack = (flags & TH_ACK) ? ack : 0;
+	s.flags = flags;
+	s.wnd = wnd;
+	if (opt)
+		s.opt = *opt;
+	emit(st, &s);
+}
+
+/* RFC 9293 3.10.7.1: the reset for a segment that belongs to nothing. */
+void tcp_reset_reply(struct synfin_stack *st, const struct tcp_seg *seg)
+{
+	if (seg->flags & TH_RST)
+		return;
+	if (seg->flags & TH_ACK)
+		tcp_respond(st, seg->daddr, seg->dport, seg->saddr, seg->sport, seg->ack, 0, TH_RST, 0,
+			    NULL);
+	else
+		tcp_respond(st, seg->daddr, seg->dport, seg->saddr, seg->sport, 0,
+			    seg->seq + tcp_seg_len(seg), TH_RST | TH_ACK, 0, NULL);
+}
+
+/* An abortive close (SO_LINGER 0, unread data, a timeout): SEQ=SND.NXT so
+ * that the peer finds it exactly in its window. */
+void tcp_send_rst(struct synfin_stack *st, struct tcb *tp)
+{
+	tcp_respond(st, tp->laddr, tp->lport, tp->faddr, tp->fport, tp->snd_nxt, tp->rcv_nxt,
+		    TH_RST | TH_ACK, 0, NULL);
+}
+
+static uint32_t window_to_offer(const struct tcb *tp)
+{
+	uint32_t space = tcp_rcv_space(tp);
+	uint32_t mss = tcp_effective_mss(tp);
+	/* Receiver side of silly-window avoidance (RFC 9293 3.8.6.2.2): hold
+	 * a small opening back until it is worth a segment. */
+	if (space < tp->rcvbuf / 4 && space < mss)
+		space = 0;
+	/* never take back a window already offered (RFC 9293 3.8.6.2.2) */
+	if (seq_gt(tp->rcv_adv, tp->rcv_nxt) && space < tp->rcv_adv - tp->rcv_nxt)
+		space = tp->rcv_adv - tp->rcv_nxt;
+	uint32_t maxwin = 65535u << tp->rcv_scale;
+	return space > maxwin ? maxwin : space;
+}
+
+void tcp_output(struct synfin_stack *st, struct tcb *tp)
+{
+	/* Each round sends one segment; a round that sends nothing ends the
+	 * loop, and the window bounds how much data rounds there can be. The
+	 * cap only guards against a bug. */
+	for (int round = 0; round < 4096; round++) {
+		if (tp->state == TCPS_CLOSED || tp->state == TCPS_LISTEN || tp->state == TCPS_TIME_WAIT)
+			break;
+		uint8_t flags = outflags[tp->state];
+		bool send_syn = (flags & TH_SYN) && tp->snd_nxt == tp->iss;
+		if (!send_syn)
+			flags &= (uint8_t)~TH_SYN;
+		if (send_syn && st->now < st->quiet_until) {
+			/* RFC 9293 3.4.3: no sequence number goes out before the
+			 * quiet time has passed; the SYN waits for it. */
+			tp->t_flags |= TF_QUIET;
+			tp->t_rexmt = st->quiet_until;
+			break;
+		}
+		bool syn_acked = TCPS_HAVEESTABLISHED(tp->state);
+		uint32_t off = tp->snd_nxt - tp->snd_una;
+		uint32_t buffered = tcp_snd_pending(tp);
+		uint32_t mss = tcp_effective_mss(tp);
+		uint32_t len = 0;
+		bool fin = false;
+
+		if (syn_acked) {
+			uint32_t sendwin = tp->snd_wnd < tp->cwnd ? tp->snd_wnd : tp->cwnd;
+			if ((tp->t_flags & TF_FORCE) && sendwin == 0)
+				sendwin = 1; /* the zero-window probe's one byte */
+			uint32_t avail = off < buffered ? buffered - off : 0;
+			uint32_t usable = sendwin > off ? sendwin - off : 0;
+			len = avail < usable ? avail : usable;
+			if (len > mss)
+				len = mss;
+			/* the FIN goes once all data is in this segment (it needs
+			 * no window: RFC 9293 3.10.4) */
+			fin = (flags & TH_FIN) && off <= buffered && off + len == buffered;
+		}
+		if (!fin)
+			flags &= (uint8_t)~TH_FIN;
+
+		bool sendit = send_syn || fin || (tp->t_flags & TF_ACKNOW);
+		if (len > 0) {
+			bool all = off + len == buffered;
+			bool idle = tp->snd_max == tp->snd_una;
+			if (len == mss || (tp->t_flags & TF_FORCE) || seq_lt(tp->snd_nxt, tp->snd_max) ||
+			    (all && (idle || (tp->t_flags & TF_NODELAY))) ||
+			    (tp->max_sndwnd && len >= tp->max_sndwnd / 2))
+				sendit = true; /* else Nagle holds a small segment back */
+		}
+		if (!sendit && tp->state != TCPS_SYN_SENT && !(tp->t_flags & TF_RCV_SHUT)) {
+			/* a window update worth announcing: two segments, or half
+			 * the buffer (RFC 9293 3.8.6.2.2) */
+			uint32_t win = window_to_offer(tp);
+			uint32_t adv = seq_gt(tp->rcv_nxt + win, tp->rcv_adv) ? tp->rcv_nxt + win - tp->rcv_adv : 0;
+			if (adv >= 2 * mss || 2 * adv >= tp->rcvbuf)
+				sendit = true;
+		}
+		if (!sendit) {
+			/* Data waits on a closed window: the persist timer will
+			 * probe it (RFC 9293 3.8.6.1). */
+			if (syn_acked && buffered > off && tp->snd_wnd == 0 &&
+			    tp->t_rexmt == SYNFIN_TIME_NEVER && tp->snd_max == tp->snd_una) {
+				synfin_time_t p = tcp_rto_backoff(st, tp);
+				if (p < st->cfg.persist_min)
+					p = st->cfg.persist_min;
+				if (p > st->cfg.persist_max)
+					p = st->cfg.persist_max;
+				tp->t_flags |= TF_PERSIST;
+				tp->rxtshift = 0;
+				tp->t_rexmt = st->now + p;
+			}
+			break;
+		}
+
+		struct tcp_seg s;
+		memset(&s, 0, sizeof s);
+		s.saddr = tp->laddr;
+		s.daddr = tp->faddr;
+		s.sport = tp->lport;
+		s.dport = tp->fport;
+		s.flags = flags;
+		if (tp->state != TCPS_SYN_SENT) {
+			s.flags |= TH_ACK;
+			s.ack = tp->rcv_nxt;
+		}
+		if (send_syn)
+			s.seq = tp->iss;
+		else if (len || fin || (tp->t_flags & TF_FORCE))
+			s.seq = tp->snd_nxt;
+		else
+			s.seq = tp->snd_max; /* a bare ACK speaks from the front */
+		if (len) {
+			uint8_t *payload = st->outbuf + st->cfg.mtu;
+			ring_peek(tp->u.b.snd, off, payload, len);
+			s.data = payload;
+			s.len = len;
+			if (off + len == buffered)
+				s.flags |= TH_PSH;
+		}
+		uint32_t win = window_to_offer(tp);
+		if (send_syn) {
+			s.wnd = (uint16_t)(tcp_rcv_space(tp) > 65535 ? 65535 : tcp_rcv_space(tp));
+			s.opt.has = TOF_MSS;
+			s.opt.mss = (uint16_t)(st->cfg.mtu - 40);
+			if ((tp->t_flags & TF_REQ_SCALE) &&
+			    (tp->state == TCPS_SYN_SENT || (tp->t_flags & TF_RCVD_SCALE))) {
+				s.opt.has |= TOF_WSCALE;
+				s.opt.wscale = tp->rcv_scale;
+			}
+			if ((tp->t_flags & TF_REQ_TSTMP) &&
+			    (tp->state == TCPS_SYN_SENT || (tp->t_flags & TF_RCVD_TSTMP))) {
+				s.opt.has |= TOF_TS;
+				s.opt.tsval = st_ms(st) + tp->ts_offset;
+				s.opt.tsecr = tp->ts_recent;
+			}
+			win = s.wnd;
+		} else {
+			s.wnd = (uint16_t)(win >> tp->rcv_scale);
+			win = (uint32_t)s.wnd << tp->rcv_scale;
+			if (tp->t_flags & TF_RCVD_TSTMP) {
+				s.opt.has = TOF_TS;
+				s.opt.tsval = st_ms(st) + tp->ts_offset;
+				s.opt.tsecr = tp->ts_recent;
+			}
+		}
+		emit(st, &s);
+
+		/* account for what went out */
+		uint32_t seqspace = len + (send_syn ? 1u : 0u) + (fin ? 1u : 0u);
+		if (tp->state != TCPS_SYN_SENT) {
+			if (seq_gt(tp->rcv_nxt + win, tp->rcv_adv))
+				tp->rcv_adv = tp->rcv_nxt + win;
+			tp->t_flags &= ~(TF_ACKNOW | TF_DELACK);
+			tp->t_delack = SYNFIN_TIME_NEVER;
+		}
+		if (seqspace == 0)
+			break;
+		if (fin)
+			tp->t_flags |= TF_SENTFIN;
+		if ((tp->t_flags & TF_FORCE) && (tp->t_flags & TF_PERSIST)) {
+			/* A probe leaves SND.NXT where it is (4.4BSD): the byte is
+			 * sent again until the window opens. */
+			if (seq_gt(s.seq + seqspace, tp->snd_max))
+				tp->snd_max = s.seq + seqspace;
+			break;
+		}
+		uint32_t start = s.seq;
+		tp->snd_nxt = start + seqspace;
+		if (seq_gt(tp->snd_nxt, tp->snd_max)) {
+			if (!(tp->t_flags & TF_TIMING) && start == tp->snd_max) {
+				/* time this segment for an RTT sample (RFC 6298) */
+				tp->t_flags |= TF_TIMING;
+				tp->rtseq = start;
+				tp->t_rtttime_ms = st_ms(st);
+			}
+			tp->snd_max = tp->snd_nxt;
+		}
+		if (tp->t_rexmt == SYNFIN_TIME_NEVER || (tp->t_flags & TF_PERSIST)) {
+			tp->t_flags &= ~TF_PERSIST;
+			tp->t_rexmt = st->now + tcp_rto_backoff(st, tp);
+		}
+		if (send_syn || fin)
+			break;
+	}
+	tcp_timer_update(st, tp);
+}

@@ -1,0 +1,283 @@
+/*
+ * The TCP engine's private view: the connection block (struct tcb), the
+ * compact TIME_WAIT record (struct tw), the stack object, and the internal
+ * calls between input, output, timers, user calls and the control-block
+ * lifecycle. Field names follow RFC 9293.
+ */
+#ifndef SYNFIN_TCP_PRIV_H
+#define SYNFIN_TCP_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "synfin/synfin.h"
+#include "tcp/seq.h"
+#include "wire/wire.h"
+
+/* predicates on states, as 4.4BSD has them */
+#define TCPS_HAVERCVDSYN(s) ((s) >= TCPS_SYN_RCVD)
+#define TCPS_HAVEESTABLISHED(s) ((s) >= TCPS_ESTABLISHED)
+#define TCPS_HAVERCVDFIN(s) ((s) == TCPS_CLOSE_WAIT || (s) == TCPS_CLOSING || (s) == TCPS_LAST_ACK || (s) == TCPS_TIME_WAIT)
+
+/* A deadline in the stack's timer heap. */
+struct tmr {
+	synfin_time_t when; /* SYNFIN_TIME_NEVER when not queued */
+	uint32_t idx;       /* position in the heap */
+	uint8_t kind;       /* TMR_TCB or TMR_TW */
+};
+enum { TMR_TCB = 1, TMR_TW = 2 };
+
+/* Send buffer: bytes from SND.UNA on (once the SYN is acknowledged).
+ * Receive buffer: readable bytes, then room where out-of-order data is
+ * placed at its offset from RCV.NXT. Both are rings allocated on first use. */
+#define RB_MAX_HOLES 8
+struct ring {
+	uint32_t cap, head, len;
+	uint8_t nooo;              /* receive side: out-of-order ranges */
+	struct {
+		uint32_t off, len; /* offset from RCV.NXT */
+	} ooo[RB_MAX_HOLES];
+	uint8_t data[];
+};
+
+/* A listening socket's queues. */
+struct listenq {
+	struct tcb *syn_head;   /* SYN_RCVD children (the SYN queue) */
+	struct tcb *acc_head, *acc_tail; /* ESTABLISHED children not yet accepted */
+	uint32_t q0len, qlen, backlog;
+};
+
+/* t_flags */
+#define TF_ACKNOW 0x00000001u    /* send an ACK at the next output */
+#define TF_DELACK 0x00000002u    /* an ACK is being delayed */
+#define TF_NODELAY 0x00000004u   /* TCP_NODELAY: no Nagle */
+#define TF_SENTFIN 0x00000008u   /* our FIN has been sent at least once */
+#define TF_FIN_QUEUED 0x00000010u /* the user closed the send side */
+#define TF_RCVD_TSTMP 0x00000020u /* timestamps negotiated */
+#define TF_RCVD_SCALE 0x00000040u /* window scaling negotiated */
+#define TF_REQ_TSTMP 0x00000080u
+#define TF_REQ_SCALE 0x00000100u
+#define TF_PASSIVE 0x00000200u   /* opened from LISTEN */
+#define TF_PERSIST 0x00000400u   /* t_rexmt is the persist timer */
+#define TF_FORCE 0x00000800u     /* send one byte into a closed window */
+#define TF_RCV_SHUT 0x00001000u  /* the user will read no more */
+#define TF_REUSEADDR 0x00002000u
+#define TF_KEEPALIVE 0x00004000u
+#define TF_LINGER 0x00008000u    /* SO_LINGER on */
+#define TF_LINGERING 0x00010000u /* close() is waiting (SO_LINGER N>0) */
+#define TF_LINGER_EXPIRED 0x00020000u
+#define TF_BOUND 0x00040000u     /* has a local port (in the bind table) */
+#define TF_IN_HASH 0x00080000u   /* in the 4-tuple table */
+#define TF_WENT_TW 0x00100000u   /* handed over to a TIME_WAIT record */
+#define TF_CLOSE_PENDING 0x00200000u /* close() in SYN_RCVD: FIN once established */
+#define TF_EOF 0x00400000u       /* the peer's FIN has been received */
+#define TF_CONNECTING 0x00800000u /* connect() called and not yet reported */
+#define TF_QUIET 0x01000000u     /* SYN held back by the quiet time */
+#define TF_COOKIE 0x02000000u    /* created from a SYN cookie */
+#define TF_TIMING 0x04000000u    /* an RTT sample is being taken */
+#define TF_USER_CLOSED 0x08000000u /* close() was called (descriptor may linger) */
+
+struct tcb {
+	struct tcb *hnext;     /* 4-tuple hash chain */
+	struct tcb *bnext;     /* bind-port chain */
+	struct tcb *qnext;     /* listener's SYN or accept queue */
+	struct tcb *parent;    /* listener of a passive child not yet accepted */
+	struct tmr tmr;        /* earliest of the deadlines below */
+	synfin_time_t t_rexmt; /* retransmission or persist */
+	synfin_time_t t_keep;  /* connection-establishment, keepalive, FIN_WAIT_2, linger */
+	synfin_time_t t_delack;
+	union {
+		struct {
+			struct ring *snd, *rcv;
+		} b;
+		struct listenq *lq; /* LISTEN only */
+	} u;
+
+	uint32_t t_flags;
+	uint32_t laddr, faddr;
+	uint16_t lport, fport;
+	uint8_t state;
+	uint8_t rxtshift;     /* retransmissions (or probes) of the current segment */
+	uint8_t dupacks;
+	uint8_t keep_probes;  /* unanswered keepalive probes */
+	uint8_t snd_scale, rcv_scale;
+	uint8_t so_error;     /* pending errno, reported once */
+	uint8_t keepcnt;      /* 0: the stack's */
+	uint16_t owner;
+
+	int32_t fd;           /* -1 once the application has closed it */
+
+	/* send sequence space */
+	uint32_t snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, iss;
+	uint32_t max_sndwnd;
+	/* receive sequence space */
+	uint32_t rcv_nxt, rcv_adv, irs;
+	uint16_t t_maxseg;    /* MSS we send with (options excluded) */
+	uint16_t linger_s;    /* SO_LINGER seconds */
+	/* congestion control (RFC 5681; issue 5 builds on it) */
+	uint32_t cwnd, ssthresh;
+	/* RTT (RFC 6298), microseconds */
+	uint32_t srtt, rttvar, rto;
+	uint32_t rtseq;
+	uint32_t t_rtttime_ms; /* when the timed segment left, ms since stack start */
+	/* timestamps (RFC 7323) */
+	uint32_t ts_recent, ts_offset;
+	uint32_t ts_recent_age_s;
+	/* per-socket overrides, seconds (0: the stack's) */
+	uint32_t keepidle_s, keepintvl_s;
+	uint32_t sndbuf, rcvbuf;
+};
+
+/* TIME_WAIT as a compact record: what is needed to re-ACK a FIN, judge a
+ * reopening SYN, an RST, and to keep the 4-tuple busy for 2MSL. */
+struct tw {
+	struct tw *hnext;
+	struct tmr tmr;
+	uint32_t laddr, faddr;
+	uint16_t lport, fport;
+	uint32_t snd_nxt, rcv_nxt;
+	uint32_t ts_recent, ts_offset;
+	uint16_t rcv_wnd;     /* as last advertised, unscaled field */
+	uint8_t ts;           /* timestamps were in use */
+	uint8_t pad;
+};
+
+/* Local ports in use: every bound TCB is on its port's chain, and TIME_WAIT
+ * records are counted, so bind() and the ephemeral search are O(chain). */
+struct bindb {
+	struct bindb *next;
+	struct tcb *owners;
+	uint32_t ntw;
+	uint16_t port;
+};
+#define BIND_BUCKETS 1024
+
+struct synfin_stack {
+	struct synfin_config cfg;
+	struct synfin_ops ops;
+	uint32_t ip;
+	synfin_time_t now, start, quiet_until;
+	uint64_t rng_state;
+	uint64_t key[2];      /* SipHash key: ISNs, ports, cookies, TS offsets */
+	struct synfin_stats stats;
+
+	struct tcb **conn_hash;
+	uint32_t conn_mask, nconn;
+	struct tw **tw_hash;
+	uint32_t tw_mask, ntw;
+	struct tcb *listeners; /* chained by hnext */
+	struct bindb *bind_hash[BIND_BUCKETS];
+
+	struct tcb **fds;
+	uint32_t nfds, fd_hint;
+
+	struct tmr **heap;
+	uint32_t heap_len, heap_cap;
+
+	synfin_time_t chack_second;
+	uint32_t chack_count;
+	uint32_t ephemeral_next;
+	uint16_t ip_id;
+	uint32_t outcap;
+	uint8_t *outbuf;
+};
+
+/* ---- stack.c: memory, hashing, randomness ---- */
+void *st_alloc(struct synfin_stack *st, size_t size);
+void st_free(struct synfin_stack *st, void *p, size_t size);
+uint64_t st_siphash(const struct synfin_stack *st, const void *data, size_t len);
+uint64_t st_rand(struct synfin_stack *st);
+uint32_t st_ms(const struct synfin_stack *st); /* ms since start, for timestamps */
+
+/* ---- tcp_timer.c ---- */
+void timer_set(struct synfin_stack *st, struct tmr *t, synfin_time_t when);
+void timer_cancel(struct synfin_stack *st, struct tmr *t);
+struct tmr *timer_peek(const struct synfin_stack *st);
+void tcp_timer_update(struct synfin_stack *st, struct tcb *tp); /* after t_* changed */
+void tcp_timer_fire(struct synfin_stack *st, struct tcb *tp);
+void tcp_rto_sample(struct synfin_stack *st, struct tcb *tp, uint32_t rtt_us);
+synfin_time_t tcp_rto_backoff(const struct synfin_stack *st, const struct tcb *tp);
+void tcp_keep_reset(struct synfin_stack *st, struct tcb *tp);
+synfin_time_t tcp_keepidle(const struct synfin_stack *st, const struct tcb *tp);
+synfin_time_t tcp_keepintvl(const struct synfin_stack *st, const struct tcb *tp);
+uint32_t tcp_keepcnt(const struct synfin_stack *st, const struct tcb *tp);
+
+/* ---- tcp_subr.c: control-block lifecycle ---- */
+struct tcb *tcp_newtcb(struct synfin_stack *st);
+void tcp_set_state(struct synfin_stack *st, struct tcb *tp, int state, const char *cause);
+void tcp_hash_insert(struct synfin_stack *st, struct tcb *tp);
+void tcp_hash_remove(struct synfin_stack *st, struct tcb *tp);
+struct tcb *tcp_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
+		       uint32_t faddr, uint16_t fport);
+struct tcb *tcp_lookup_listener(const struct synfin_stack *st, uint16_t lport);
+void tcp_bind_add(struct synfin_stack *st, struct tcb *tp, uint16_t port);
+void tcp_bind_remove(struct synfin_stack *st, struct tcb *tp);
+struct bindb *tcp_bind_find(const struct synfin_stack *st, uint16_t port);
+struct bindb *tcp_bind_get(struct synfin_stack *st, uint16_t port);
+void tcp_bind_put(struct synfin_stack *st, struct bindb *b);
+uint32_t tcp_new_isn(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
+		     uint32_t faddr, uint16_t fport);
+uint32_t tcp_ts_offset(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
+		       uint32_t faddr, uint16_t fport);
+void tcp_init_conn(struct synfin_stack *st, struct tcb *tp); /* RTO, cwnd, MSS defaults */
+/* The connection is over: enter CLOSED, report `err` (0: none), free the
+ * block unless the application still holds it. */
+void tcp_close(struct synfin_stack *st, struct tcb *tp, int err, const char *cause);
+/* tcp_close after sending an RST if the state calls for one. */
+void tcp_drop(struct synfin_stack *st, struct tcb *tp, int err, const char *cause);
+void tcp_free(struct synfin_stack *st, struct tcb *tp);
+void tcp_maybe_free(struct synfin_stack *st, struct tcb *tp);
+void tcp_listen_unlink(struct synfin_stack *st, struct tcb *child);
+void tcp_state_event(struct synfin_stack *st, int fd, uint32_t laddr, uint16_t lport,
+		     uint32_t faddr, uint16_t fport, int from, int to, const char *cause);
+bool tcp_challenge_ack_allowed(struct synfin_stack *st);
+
+/* ---- tcp_output.c: the one place that decides what to send ---- */
+void tcp_output(struct synfin_stack *st, struct tcb *tp);
+/* A reply that belongs to no connection (RST, or an ACK from TIME_WAIT). */
+void tcp_respond(struct synfin_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
+		 uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
+		 const struct tcp_opts *opt);
+/* RST answering `seg` per RFC 9293 3.10.7.1 (unless seg is an RST). */
+void tcp_reset_reply(struct synfin_stack *st, const struct tcp_seg *seg);
+void tcp_send_rst(struct synfin_stack *st, struct tcb *tp);
+uint32_t tcp_rcv_space(const struct tcb *tp);
+uint16_t tcp_effective_mss(const struct tcb *tp);
+uint32_t tcp_snd_pending(const struct tcb *tp); /* bytes in the send buffer */
+
+/* ---- tcp_input.c ---- */
+void tcp_input(struct synfin_stack *st, const struct tcp_seg *seg);
+
+/* ---- tcp_timewait.c ---- */
+void tw_enter(struct synfin_stack *st, struct tcb *tp, const char *cause);
+struct tw *tw_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
+		     uint32_t faddr, uint16_t fport);
+/* Returns true if the segment was consumed; false if a SYN reopened the
+ * 4-tuple and should now be processed by the listener (iss filled). */
+bool tw_input(struct synfin_stack *st, struct tw *tw, const struct tcp_seg *seg,
+	      uint32_t *reopen_iss);
+void tw_expire(struct synfin_stack *st, struct tw *tw);
+void tw_free(struct synfin_stack *st, struct tw *tw, const char *cause);
+
+/* ---- tcp_syncookie.c ---- */
+uint32_t syncookie_make(const struct synfin_stack *st, const struct tcp_seg *syn, uint16_t mss);
+/* 0 if the ACK's cookie is not valid, else the MSS it encodes. */
+uint16_t syncookie_check(const struct synfin_stack *st, const struct tcp_seg *ack);
+
+/* ---- ring.c ---- */
+struct ring *ring_new(struct synfin_stack *st, uint32_t cap);
+void ring_free(struct synfin_stack *st, struct ring *r);
+uint32_t ring_write(struct ring *r, const uint8_t *p, uint32_t n);
+uint32_t ring_read(struct ring *r, uint8_t *p, uint32_t n);
+void ring_peek(const struct ring *r, uint32_t off, uint8_t *p, uint32_t n);
+void ring_drop(struct ring *r, uint32_t n);
+/* Place received bytes at `off` from the end of the readable data; returns
+ * how many bytes became readable (in-order advance). */
+uint32_t ring_reass(struct ring *r, uint32_t off, const uint8_t *p, uint32_t n, bool *stored);
+
+/* ---- user-call helpers shared with input ---- */
+void tcp_user_closed_check(struct synfin_stack *st, struct tcb *tp); /* linger done? */
+const char *tcp_flags_cause(uint8_t flags, char *buf); /* "rcv SYN,ACK" */
+
+#endif

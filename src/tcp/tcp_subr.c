@@ -1,0 +1,356 @@
+/*
+ * Control-block lifecycle: allocation, the 4-tuple and bind tables, the one
+ * state-change function, ISNs (RFC 6528), closing and freeing.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "tcp/tcp_priv.h"
+
+struct tcb *tcp_newtcb(struct synfin_stack *st)
+{
+	struct tcb *tp = st_alloc(st, sizeof *tp);
+	if (!tp)
+		return NULL;
+	tp->fd = -1;
+	tp->state = TCPS_CLOSED;
+	tp->tmr.kind = TMR_TCB;
+	tp->tmr.when = SYNFIN_TIME_NEVER;
+	tp->tmr.idx = UINT32_MAX;
+	tp->t_rexmt = tp->t_keep = tp->t_delack = SYNFIN_TIME_NEVER;
+	tp->laddr = st->ip;
+	tp->sndbuf = st->cfg.sndbuf;
+	tp->rcvbuf = st->cfg.rcvbuf;
+	tp->rto = (uint32_t)st->cfg.rto_initial;
+	return tp;
+}
+
+void tcp_state_event(struct synfin_stack *st, int fd, uint32_t laddr, uint16_t lport,
+		     uint32_t faddr, uint16_t fport, int from, int to, const char *cause)
+{
+	if (!st->ops.state_change)
+		return;
+	struct synfin_state_event ev = {
+		.fd = fd,
+		.local = {laddr, lport},
+		.remote = {faddr, fport},
+		.old_state = from,
+		.new_state = to,
+		.cause = cause,
+		.now = st->now,
+	};
+	st->ops.state_change(st->ops.ctx, &ev);
+}
+
+/* Every transition of every connection passes through here. */
+void tcp_set_state(struct synfin_stack *st, struct tcb *tp, int state, const char *cause)
+{
+	int old = tp->state;
+	if (old == state)
+		return;
+	tp->state = (uint8_t)state;
+	if (state == TCPS_ESTABLISHED)
+		st->stats.established++;
+	tcp_state_event(st, tp->fd, tp->laddr, tp->lport, tp->faddr, tp->fport, old, state, cause);
+}
+
+const char *tcp_flags_cause(uint8_t flags, char *buf)
+{
+	static const struct {
+		uint8_t bit;
+		const char *name;
+	} names[] = {{TH_SYN, "SYN"}, {TH_FIN, "FIN"}, {TH_RST, "RST"}, {TH_ACK, "ACK"}};
+	size_t n = 0;
+	memcpy(buf, "rcv ", 4);
+	n = 4;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (!(flags & names[i].bit))
+			continue;
+		if (n > 4)
+			buf[n++] = ',';
+		size_t l = strlen(names[i].name);
+		memcpy(buf + n, names[i].name, l);
+		n += l;
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+/* ---- 4-tuple table ---- */
+static uint32_t tuple_hash(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
+			   uint32_t faddr, uint16_t fport)
+{
+	/* Keyed, so that a peer cannot choose ports that collide. A full
+	 * SipHash per lookup is cheap next to a cache miss. */
+	uint32_t t[3] = {laddr, faddr, ((uint32_t)lport << 16) | fport};
+	return (uint32_t)st_siphash(st, t, sizeof t);
+}
+
+static void conn_grow(struct synfin_stack *st)
+{
+	uint32_t nmask = st->conn_mask * 2 + 1;
+	struct tcb **nh = st_alloc(st, (nmask + 1) * sizeof *nh);
+	if (!nh)
+		return; /* stay at the old size: longer chains, still correct */
+	for (uint32_t i = 0; i <= st->conn_mask; i++) {
+		while (st->conn_hash[i]) {
+			struct tcb *tp = st->conn_hash[i];
+			st->conn_hash[i] = tp->hnext;
+			uint32_t h = tuple_hash(st, tp->laddr, tp->lport, tp->faddr, tp->fport) & nmask;
+			tp->hnext = nh[h];
+			nh[h] = tp;
+		}
+	}
+	st_free(st, st->conn_hash, (st->conn_mask + 1) * sizeof *st->conn_hash);
+	st->conn_hash = nh;
+	st->conn_mask = nmask;
+}
+
+void tcp_hash_insert(struct synfin_stack *st, struct tcb *tp)
+{
+	if (tp->t_flags & TF_IN_HASH)
+		return;
+	if (st->nconn > st->conn_mask)
+		conn_grow(st);
+	uint32_t h = tuple_hash(st, tp->laddr, tp->lport, tp->faddr, tp->fport) & st->conn_mask;
+	tp->hnext = st->conn_hash[h];
+	st->conn_hash[h] = tp;
+	tp->t_flags |= TF_IN_HASH;
+	st->nconn++;
+}
+
+void tcp_hash_remove(struct synfin_stack *st, struct tcb *tp)
+{
+	if (!(tp->t_flags & TF_IN_HASH))
+		return;
+	struct tcb **pp;
+	if (tp->state == TCPS_LISTEN) {
+		pp = &st->listeners;
+	} else {
+		uint32_t h = tuple_hash(st, tp->laddr, tp->lport, tp->faddr, tp->fport) & st->conn_mask;
+		pp = &st->conn_hash[h];
+		st->nconn--;
+	}
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == tp) {
+			*pp = tp->hnext;
+			break;
+		}
+	}
+	tp->hnext = NULL;
+	tp->t_flags &= ~TF_IN_HASH;
+}
+
+struct tcb *tcp_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
+		       uint32_t faddr, uint16_t fport)
+{
+	uint32_t h = tuple_hash(st, laddr, lport, faddr, fport) & st->conn_mask;
+	for (struct tcb *tp = st->conn_hash[h]; tp; tp = tp->hnext)
+		if (tp->lport == lport && tp->fport == fport && tp->faddr == faddr && tp->laddr == laddr)
+			return tp;
+	return NULL;
+}
+
+struct tcb *tcp_lookup_listener(const struct synfin_stack *st, uint16_t lport)
+{
+	for (struct tcb *tp = st->listeners; tp; tp = tp->hnext)
+		if (tp->lport == lport)
+			return tp;
+	return NULL;
+}
+
+/* ---- bind table ---- */
+struct bindb *tcp_bind_find(const struct synfin_stack *st, uint16_t port)
+{
+	for (struct bindb *b = st->bind_hash[port % BIND_BUCKETS]; b; b = b->next)
+		if (b->port == port)
+			return b;
+	return NULL;
+}
+
+struct bindb *tcp_bind_get(struct synfin_stack *st, uint16_t port)
+{
+	struct bindb *b = tcp_bind_find(st, port);
+	if (b)
+		return b;
+	b = st_alloc(st, sizeof *b);
+	if (!b)
+		return NULL;
+	b->port = port;
+	b->next = st->bind_hash[port % BIND_BUCKETS];
+	st->bind_hash[port % BIND_BUCKETS] = b;
+	return b;
+}
+
+void tcp_bind_put(struct synfin_stack *st, struct bindb *b)
+{
+	if (b->owners || b->ntw)
+		return;
+	for (struct bindb **pp = &st->bind_hash[b->port % BIND_BUCKETS]; *pp; pp = &(*pp)->next) {
+		if (*pp == b) {
+			*pp = b->next;
+			st_free(st, b, sizeof *b);
+			return;
+		}
+	}
+}
+
+void tcp_bind_add(struct synfin_stack *st, struct tcb *tp, uint16_t port)
+{
+	struct bindb *b = tcp_bind_get(st, port);
+	tp->lport = port;
+	if (!b)
+		return;
+	tp->bnext = b->owners;
+	b->owners = tp;
+	tp->t_flags |= TF_BOUND;
+}
+
+void tcp_bind_remove(struct synfin_stack *st, struct tcb *tp)
+{
+	if (!(tp->t_flags & TF_BOUND))
+		return;
+	struct bindb *b = tcp_bind_find(st, tp->lport);
+	tp->t_flags &= ~TF_BOUND;
+	if (!b)
+		return;
+	for (struct tcb **pp = &b->owners; *pp; pp = &(*pp)->bnext) {
+		if (*pp == tp) {
+			*pp = tp->bnext;
+			break;
+		}
+	}
+	tp->bnext = NULL;
+	tcp_bind_put(st, b);
+}
+
+/* ---- RFC 6528: ISN = M + F(4-tuple, secret), M a 4 microsecond clock ---- */
+uint32_t tcp_new_isn(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
+		     uint32_t faddr, uint16_t fport)
+{
+	uint32_t t[4] = {laddr, faddr, ((uint32_t)lport << 16) | fport, 0x49534e00u /* "ISN" */};
+	return (uint32_t)st_siphash(st, t, sizeof t) + (uint32_t)(st->now / 4);
+}
+
+/* RFC 7323 5.4: a per-connection random offset for TSval. */
+uint32_t tcp_ts_offset(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
+		       uint32_t faddr, uint16_t fport)
+{
+	uint32_t t[4] = {laddr, faddr, ((uint32_t)lport << 16) | fport, 0x54530000u /* "TS" */};
+	return (uint32_t)st_siphash(st, t, sizeof t);
+}
+
+void tcp_init_conn(struct synfin_stack *st, struct tcb *tp)
+{
+	tp->rto = (uint32_t)st->cfg.rto_initial;
+	tp->srtt = tp->rttvar = 0;
+	tp->rxtshift = 0;
+	tp->t_maxseg = 536; /* RFC 9293 3.7.1 default until the peer says */
+	tp->ssthresh = UINT32_MAX / 2;
+	tp->cwnd = 0; /* set once the MSS is known */
+	tp->t_flags |= TF_REQ_TSTMP | TF_REQ_SCALE;
+	/* smallest shift under which the receive buffer fits the 16-bit field */
+	tp->rcv_scale = 0;
+	while (tp->rcv_scale < 14 && (tp->rcvbuf >> tp->rcv_scale) > 65535)
+		tp->rcv_scale++;
+	tp->ts_offset = tcp_ts_offset(st, tp->laddr, tp->lport, tp->faddr, tp->fport);
+}
+
+/* ---- listener queues ---- */
+void tcp_listen_unlink(struct synfin_stack *st, struct tcb *child)
+{
+	struct tcb *l = child->parent;
+	(void)st;
+	if (!l || !l->u.lq) {
+		child->parent = NULL;
+		return;
+	}
+	struct listenq *q = l->u.lq;
+	struct tcb **pp, *prev = NULL;
+	for (pp = &q->syn_head; *pp; pp = &(*pp)->qnext) {
+		if (*pp == child) {
+			*pp = child->qnext;
+			q->q0len--;
+			goto out;
+		}
+	}
+	for (pp = &q->acc_head; *pp; prev = *pp, pp = &(*pp)->qnext) {
+		if (*pp == child) {
+			*pp = child->qnext;
+			if (q->acc_tail == child)
+				q->acc_tail = prev;
+			q->qlen--;
+			goto out;
+		}
+	}
+out:
+	child->qnext = NULL;
+	child->parent = NULL;
+}
+
+/* ---- ending a connection ---- */
+void tcp_free(struct synfin_stack *st, struct tcb *tp)
+{
+	if (tp->parent)
+		tcp_listen_unlink(st, tp);
+	tcp_hash_remove(st, tp);
+	tcp_bind_remove(st, tp);
+	timer_cancel(st, &tp->tmr);
+	if (tp->state == TCPS_LISTEN) {
+		st_free(st, tp->u.lq, sizeof *tp->u.lq);
+	} else {
+		ring_free(st, tp->u.b.snd);
+		ring_free(st, tp->u.b.rcv);
+	}
+	st_free(st, tp, sizeof *tp);
+}
+
+void tcp_maybe_free(struct synfin_stack *st, struct tcb *tp)
+{
+	if (tp->fd < 0 && tp->state == TCPS_CLOSED)
+		tcp_free(st, tp);
+}
+
+void tcp_close(struct synfin_stack *st, struct tcb *tp, int err, const char *cause)
+{
+	if (err)
+		tp->so_error = (uint8_t)err;
+	if (tp->parent)
+		tcp_listen_unlink(st, tp);
+	tcp_hash_remove(st, tp);
+	tp->t_rexmt = tp->t_keep = tp->t_delack = SYNFIN_TIME_NEVER;
+	timer_cancel(st, &tp->tmr);
+	tp->t_flags &= ~(TF_LINGERING | TF_DELACK | TF_ACKNOW);
+	if (tp->state != TCPS_CLOSED) {
+		if (tp->state >= TCPS_SYN_RCVD)
+			st->stats.conn_drops += err ? 1 : 0;
+		tcp_set_state(st, tp, TCPS_CLOSED, cause);
+	}
+	/* The port stays bound while the application holds the socket, as a
+	 * kernel keeps it until close(). */
+	tcp_maybe_free(st, tp);
+}
+
+void tcp_drop(struct synfin_stack *st, struct tcb *tp, int err, const char *cause)
+{
+	if (TCPS_HAVERCVDSYN(tp->state) && tp->state != TCPS_TIME_WAIT)
+		tcp_send_rst(st, tp);
+	tcp_close(st, tp, err, cause);
+}
+
+/* RFC 5961 section 7: a global budget of challenge ACKs per second. */
+bool tcp_challenge_ack_allowed(struct synfin_stack *st)
+{
+	synfin_time_t second = st->now / SYNFIN_US_PER_S;
+	if (second != st->chack_second) {
+		st->chack_second = second;
+		st->chack_count = 0;
+	}
+	if (st->chack_count >= st->cfg.challenge_ack_limit) {
+		st->stats.challenge_acks_limited++;
+		return false;
+	}
+	st->chack_count++;
+	st->stats.challenge_acks++;
+	return true;
+}

@@ -1,0 +1,318 @@
+/*
+ * Timers. Every connection block and TIME_WAIT record has one entry in a
+ * binary min-heap of absolute deadlines: the earliest of its own timers.
+ * Nothing ever scans all connections; synfin_next_deadline() is the heap's
+ * top. The expiry handlers follow RFC 9293 3.8 / RFC 6298 / RFC 1122.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "tcp/tcp_priv.h"
+
+/* ---- the heap ---- */
+static void heap_swap(struct synfin_stack *st, uint32_t a, uint32_t b)
+{
+	struct tmr *t = st->heap[a];
+	st->heap[a] = st->heap[b];
+	st->heap[b] = t;
+	st->heap[a]->idx = a;
+	st->heap[b]->idx = b;
+}
+
+static void heap_up(struct synfin_stack *st, uint32_t i)
+{
+	while (i > 0) {
+		uint32_t p = (i - 1) / 2;
+		if (st->heap[p]->when <= st->heap[i]->when)
+			break;
+		heap_swap(st, p, i);
+		i = p;
+	}
+}
+
+static void heap_down(struct synfin_stack *st, uint32_t i)
+{
+	for (;;) {
+		uint32_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < st->heap_len && st->heap[l]->when < st->heap[m]->when)
+			m = l;
+		if (r < st->heap_len && st->heap[r]->when < st->heap[m]->when)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(st, m, i);
+		i = m;
+	}
+}
+
+static bool queued(const struct synfin_stack *st, const struct tmr *t)
+{
+	return t->idx < st->heap_len && st->heap[t->idx] == t;
+}
+
+void timer_cancel(struct synfin_stack *st, struct tmr *t)
+{
+	if (!queued(st, t)) {
+		t->when = SYNFIN_TIME_NEVER;
+		return;
+	}
+	uint32_t i = t->idx, last = st->heap_len - 1;
+	if (i != last) {
+		heap_swap(st, i, last);
+		st->heap_len--;
+		heap_down(st, i);
+		heap_up(st, i);
+	} else {
+		st->heap_len--;
+	}
+	t->when = SYNFIN_TIME_NEVER;
+	t->idx = UINT32_MAX;
+}
+
+void timer_set(struct synfin_stack *st, struct tmr *t, synfin_time_t when)
+{
+	if (when == SYNFIN_TIME_NEVER) {
+		timer_cancel(st, t);
+		return;
+	}
+	if (queued(st, t)) {
+		synfin_time_t old = t->when;
+		t->when = when;
+		if (when < old)
+			heap_up(st, t->idx);
+		else
+			heap_down(st, t->idx);
+		return;
+	}
+	if (st->heap_len == st->heap_cap) {
+		uint32_t ncap = st->heap_cap ? st->heap_cap * 2 : 64;
+		struct tmr **nh = st_alloc(st, ncap * sizeof *nh);
+		if (!nh)
+			return; /* the deadline is lost; callers re-arm on the next event */
+		if (st->heap_len)
+			memcpy(nh, st->heap, st->heap_len * sizeof *nh);
+		st_free(st, st->heap, st->heap_cap * sizeof *st->heap);
+		st->heap = nh;
+		st->heap_cap = ncap;
+	}
+	t->when = when;
+	t->idx = st->heap_len;
+	st->heap[st->heap_len++] = t;
+	heap_up(st, t->idx);
+}
+
+struct tmr *timer_peek(const struct synfin_stack *st)
+{
+	return st->heap_len ? st->heap[0] : NULL;
+}
+
+static synfin_time_t tmin(synfin_time_t a, synfin_time_t b)
+{
+	return a < b ? a : b;
+}
+
+void tcp_timer_update(struct synfin_stack *st, struct tcb *tp)
+{
+	timer_set(st, &tp->tmr, tmin(tp->t_rexmt, tmin(tp->t_keep, tp->t_delack)));
+}
+
+/* ---- RTO (RFC 6298) ---- */
+void tcp_rto_sample(struct synfin_stack *st, struct tcb *tp, uint32_t r)
+{
+	if (tp->srtt == 0) {
+		tp->srtt = r ? r : 1;
+		tp->rttvar = r / 2;
+	} else {
+		uint32_t diff = tp->srtt > r ? tp->srtt - r : r - tp->srtt;
+		tp->rttvar = tp->rttvar - tp->rttvar / 4 + diff / 4;
+		tp->srtt = tp->srtt - tp->srtt / 8 + r / 8;
+	}
+	uint64_t k = 4ull * tp->rttvar;
+	if (k < 1000) /* clock granularity G: 1 ms */
+		k = 1000;
+	uint64_t rto = tp->srtt + k;
+	if (rto < st->cfg.rto_min)
+		rto = st->cfg.rto_min;
+	if (rto > st->cfg.rto_max)
+		rto = st->cfg.rto_max;
+	tp->rto = (uint32_t)rto;
+}
+
+synfin_time_t tcp_rto_backoff(const struct synfin_stack *st, const struct tcb *tp)
+{
+	synfin_time_t rto = tp->rto;
+	for (unsigned i = 0; i < tp->rxtshift && rto < st->cfg.rto_max; i++)
+		rto *= 2;
+	return rto > st->cfg.rto_max ? st->cfg.rto_max : rto;
+}
+
+/* ---- keepalive parameters: per-socket override or the stack's ---- */
+synfin_time_t tcp_keepidle(const struct synfin_stack *st, const struct tcb *tp)
+{
+	return tp->keepidle_s ? SYNFIN_SEC(tp->keepidle_s) : st->cfg.keep_idle;
+}
+
+synfin_time_t tcp_keepintvl(const struct synfin_stack *st, const struct tcb *tp)
+{
+	return tp->keepintvl_s ? SYNFIN_SEC(tp->keepintvl_s) : st->cfg.keep_intvl;
+}
+
+uint32_t tcp_keepcnt(const struct synfin_stack *st, const struct tcb *tp)
+{
+	return tp->keepcnt ? tp->keepcnt : st->cfg.keep_cnt;
+}
+
+/* Something arrived: the connection is not idle. t_keep also serves the
+ * connection-establishment limit, the FIN_WAIT_2 timer and SO_LINGER, so
+ * only the keepalive states touch it here. */
+void tcp_keep_reset(struct synfin_stack *st, struct tcb *tp)
+{
+	tp->keep_probes = 0;
+	if ((tp->state == TCPS_ESTABLISHED || tp->state == TCPS_CLOSE_WAIT) &&
+	    !(tp->t_flags & TF_LINGERING)) {
+		tp->t_keep = (tp->t_flags & TF_KEEPALIVE) ? st->now + tcp_keepidle(st, tp)
+							  : SYNFIN_TIME_NEVER;
+	}
+}
+
+/* ---- expiry ---- */
+/* Returns true if the block was freed. */
+static bool timer_rexmt(struct synfin_stack *st, struct tcb *tp)
+{
+	tp->t_rexmt = SYNFIN_TIME_NEVER;
+
+	if (tp->t_flags & TF_QUIET) {
+		/* the quiet time is over: the first SYN, not a retransmission */
+		tp->t_flags &= ~TF_QUIET;
+		tcp_output(st, tp);
+		return false;
+	}
+	if (tp->t_flags & TF_PERSIST) {
+		/* Zero-window probe. It never gives up while the peer answers:
+		 * every ACK resets rxtshift. */
+		if (tp->rxtshift >= st->cfg.retries) {
+			st->stats.timeouts++;
+			tcp_drop(st, tp, ETIMEDOUT, "persist timeout");
+			return true;
+		}
+		tp->rxtshift++;
+		st->stats.persist_probes++;
+		tp->t_flags |= TF_FORCE;
+		tcp_output(st, tp);
+		tp->t_flags &= ~TF_FORCE;
+		return false;
+	}
+
+	uint32_t limit = tp->state == TCPS_SYN_SENT   ? st->cfg.syn_retries
+			 : tp->state == TCPS_SYN_RCVD ? st->cfg.synack_retries
+						      : st->cfg.retries;
+	if (tp->rxtshift >= limit) {
+		st->stats.timeouts++;
+		int err = tp->so_error ? tp->so_error : ETIMEDOUT;
+		if (tp->state == TCPS_SYN_RCVD && (tp->t_flags & TF_PASSIVE))
+			tcp_close(st, tp, 0, "SYN,ACK retransmission limit");
+		else
+			tcp_drop(st, tp, err, tp->state == TCPS_SYN_SENT ? "SYN retransmission limit"
+									 : "retransmission limit");
+		return true;
+	}
+	tp->rxtshift++;
+	if (tp->state == TCPS_SYN_SENT || tp->state == TCPS_SYN_RCVD)
+		st->stats.syn_rexmits++;
+	else
+		st->stats.rexmits++;
+	/* Go back to the oldest unacknowledged byte (RFC 6298 5.4), forget the
+	 * RTT sample (Karn), and restart slow start (RFC 5681 3.1). */
+	uint32_t flight = tp->snd_max - tp->snd_una;
+	uint32_t mss = tcp_effective_mss(tp);
+	tp->ssthresh = flight / 2 > 2u * mss ? flight / 2 : 2u * mss;
+	tp->cwnd = mss;
+	tp->dupacks = 0;
+	tp->t_flags &= ~TF_TIMING;
+	tp->snd_nxt = tp->snd_una;
+	if (tp->t_flags & TF_SENTFIN && tp->snd_una == tp->snd_max)
+		tp->t_flags &= ~TF_SENTFIN;
+	tcp_output(st, tp);
+	return false;
+}
+
+static bool timer_keep(struct synfin_stack *st, struct tcb *tp)
+{
+	tp->t_keep = SYNFIN_TIME_NEVER;
+
+	if (tp->t_flags & TF_LINGERING) {
+		/* SO_LINGER's time ran out before everything was acknowledged. */
+		tp->t_flags |= TF_LINGER_EXPIRED;
+		tp->t_flags &= ~TF_LINGERING;
+		if (tp->state == TCPS_FIN_WAIT_2)
+			tp->t_keep = st->now + st->cfg.fin_wait_2_timeout;
+		else
+			tcp_keep_reset(st, tp);
+		return false;
+	}
+	switch (tp->state) {
+	case TCPS_SYN_SENT:
+	case TCPS_SYN_RCVD:
+		st->stats.timeouts++;
+		if (tp->state == TCPS_SYN_RCVD && (tp->t_flags & TF_PASSIVE))
+			tcp_close(st, tp, 0, "connection-establishment timer");
+		else
+			tcp_drop(st, tp, ETIMEDOUT, "connection-establishment timer");
+		return true;
+	case TCPS_FIN_WAIT_2:
+		/* Only armed once the application has closed: it wants no more
+		 * data, so a peer that never sends its FIN is given up on
+		 * (the Berkeley and Linux practice, outside RFC 9293). */
+		tcp_close(st, tp, 0, "FIN_WAIT_2 timer");
+		return true;
+	case TCPS_ESTABLISHED:
+	case TCPS_CLOSE_WAIT:
+		if (!(tp->t_flags & TF_KEEPALIVE))
+			return false;
+		if (tp->keep_probes >= tcp_keepcnt(st, tp)) {
+			st->stats.keep_drops++;
+			tcp_drop(st, tp, ETIMEDOUT, "keepalive timeout");
+			return true;
+		}
+		/* A probe is an old byte: SEG.SEQ = SND.UNA - 1 and no data,
+		 * which any live peer must answer with an ACK. */
+		tp->keep_probes++;
+		st->stats.keep_probes++;
+		{
+			struct tcp_opts o;
+			memset(&o, 0, sizeof o);
+			if (tp->t_flags & TF_RCVD_TSTMP) {
+				o.has = TOF_TS;
+				o.tsval = st_ms(st) + tp->ts_offset;
+				o.tsecr = tp->ts_recent;
+			}
+			uint32_t win = tcp_rcv_space(tp) >> tp->rcv_scale;
+			tcp_respond(st, tp->laddr, tp->lport, tp->faddr, tp->fport, tp->snd_una - 1,
+				    tp->rcv_nxt, TH_ACK, (uint16_t)(win > 65535 ? 65535 : win), &o);
+		}
+		tp->t_keep = st->now + tcp_keepintvl(st, tp);
+		return false;
+	default:
+		return false;
+	}
+}
+
+void tcp_timer_fire(struct synfin_stack *st, struct tcb *tp)
+{
+	synfin_time_t now = st->now;
+	/* Delayed ACK first: it may then ride on a retransmission fired at
+	 * the same instant. Output never frees the block. */
+	if (tp->t_delack <= now) {
+		tp->t_delack = SYNFIN_TIME_NEVER;
+		tp->t_flags &= ~TF_DELACK;
+		tp->t_flags |= TF_ACKNOW;
+		st->stats.delayed_acks++;
+		tcp_output(st, tp);
+	}
+	/* A handler may free the block; then it must not be touched again. */
+	if (tp->t_rexmt <= now && timer_rexmt(st, tp))
+		return;
+	if (tp->t_keep <= now && timer_keep(st, tp))
+		return;
+	tcp_timer_update(st, tp);
+}
