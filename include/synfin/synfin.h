@@ -202,6 +202,12 @@ unsigned synfin_events(struct synfin_stack *st, int fd);
 /* The TCP state of a socket (enum synfin_tcp_state), or -EBADF. */
 int synfin_state(struct synfin_stack *st, int fd);
 
+/* The state of the connection lport <-> faddr:fport on this stack, whether
+ * or not a socket still refers to it (TCPS_TIME_WAIT for a TIME_WAIT
+ * record, TCPS_CLOSED when there is none). */
+int synfin_tuple_state(const struct synfin_stack *st, uint16_t lport, uint32_t faddr,
+		       uint16_t fport);
+
 /* Processes: a socket belongs to an owner (0 by default). synfin_exit()
  * closes every socket of an owner as a kernel does when a process exits
  * (Ctrl+C): gracefully, honouring SO_LINGER 0 and unread data. */

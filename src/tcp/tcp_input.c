@@ -281,6 +281,14 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		}
 	}
 
+	/* RFC 7323 4.3: remember the newest timestamp of a segment that
+	 * starts at or before the edge we have acknowledged */
+	if ((tp->t_flags & TF_RCVD_TSTMP) && (seg->opt.has & TOF_TS) && seq_leq(seq, tp->rcv_nxt) &&
+	    seq_geq(seg->opt.tsval, tp->ts_recent)) {
+		tp->ts_recent = seg->opt.tsval;
+		tp->ts_recent_age_s = (uint32_t)(st->now / SYNFIN_US_PER_S);
+	}
+
 	/* first: is the sequence number acceptable? (the four cases) */
 	uint32_t wnd = tcp_rcv_space(tp);
 	if (seq_gt(tp->rcv_adv, tp->rcv_nxt) && tp->rcv_adv - tp->rcv_nxt > wnd)

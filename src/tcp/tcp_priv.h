@@ -181,6 +181,7 @@ struct synfin_stack {
 	uint16_t ip_id;
 	uint32_t outcap;
 	uint8_t *outbuf;
+	uint32_t test_iss;    /* tests only: when non-zero, the next ISN chosen */
 };
 
 /* ---- stack.c: memory, hashing, randomness ---- */

@@ -715,3 +715,11 @@ int synfin_state(struct synfin_stack *st, int fd)
 		return TCPS_TIME_WAIT;
 	return tp->state;
 }
+
+int synfin_tuple_state(const struct synfin_stack *st, uint16_t lport, uint32_t faddr, uint16_t fport)
+{
+	const struct tcb *tp = tcp_lookup(st, st->ip, lport, faddr, fport);
+	if (tp)
+		return tp->state;
+	return tw_lookup(st, st->ip, lport, faddr, fport) ? TCPS_TIME_WAIT : TCPS_CLOSED;
+}
