@@ -289,6 +289,17 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		tp->ts_recent_age_s = (uint32_t)(st->now / SYNFIN_US_PER_S);
 	}
 
+	/* An old SYN (numbered IRS) loses its SYN before the window test, as
+	 * in 4.4BSD: in SYN_RCVD a SYN,ACK then completes a simultaneous open
+	 * with four segments (RFC 9293 figure 8); in a synchronized state a
+	 * retransmitted SYN,ACK means our ACK was lost, so ACK again. */
+	if ((flags & TH_SYN) && seq_lt(seq, tp->rcv_nxt)) {
+		flags &= (uint8_t)~TH_SYN;
+		seq++;
+		if (len == 0 && !(flags & TH_FIN) && tp->state != TCPS_SYN_RCVD)
+			tp->t_flags |= TF_ACKNOW;
+	}
+
 	/* first: is the sequence number acceptable? (the four cases) */
 	uint32_t wnd = tcp_rcv_space(tp);
 	if (seq_gt(tp->rcv_adv, tp->rcv_nxt) && tp->rcv_adv - tp->rcv_nxt > wnd)
@@ -319,11 +330,6 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 	/* trim to the window: what lies before RCV.NXT ... */
 	if (seq_lt(seq, tp->rcv_nxt)) {
 		uint32_t todrop = tp->rcv_nxt - seq;
-		if (flags & TH_SYN) {
-			flags &= (uint8_t)~TH_SYN;
-			seq++;
-			todrop--;
-		}
 		if (todrop > len || (todrop == len && !(flags & TH_FIN))) {
 			if (todrop > len)
 				flags &= (uint8_t)~TH_FIN; /* an old FIN too */
