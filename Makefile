@@ -15,7 +15,7 @@ HDRS     = $(wildcard include/synfin/*.h) $(wildcard src/*/*.h) $(wildcard tools
 B = build
 A = build/asan
 
-.PHONY: all demo test unit scenarios clang-check valgrind clean
+.PHONY: all demo test deps clang-check valgrind clean
 
 all: $(B)/synfin-lab $(B)/libsynfin.a
 
@@ -45,7 +45,8 @@ $(A)/unit-tests: $(TEST_SRC:%.c=$(A)/obj/%.o) $(DEV_SRC:%.c=$(A)/obj/%.o) $(CORE
 $(A)/synfin-lab: $(LAB_SRC:%.c=$(A)/obj/%.o) $(DEV_SRC:%.c=$(A)/obj/%.o) $(CORE_SRC:%.c=$(A)/obj/%.o)
 	$(CC) $(CFLAGS_ALL) $(SAN) -o $@ $^ -lm
 
-demo: $(B)/synfin-lab
+demo: deps
+	@$(MAKE) --no-print-directory $(B)/synfin-lab
 	./$(B)/synfin-lab run all
 
 # Everything compiles warning-free with clang too (objects not kept).
@@ -55,7 +56,13 @@ clang-check:
 		clang $(CSTD) $(WARN) -O1 -Iinclude -Isrc -fsyntax-only $$f || exit 1; done
 	@echo "clang: all sources compile with -Wall -Wextra -Werror"
 
-test: $(A)/unit-tests $(A)/synfin-lab
+deps:
+	@sh tools/deps.sh
+
+# deps runs first, on its own, so that a missing compiler is installed
+# before anything is built
+test: deps
+	@$(MAKE) --no-print-directory $(A)/unit-tests $(A)/synfin-lab
 	@sh tests/run.sh $(A)
 
 valgrind: $(B)/unit-tests $(B)/synfin-lab

@@ -88,7 +88,12 @@ void scen_simultaneous_open(struct lab *lab)
 	for (int h = 0; h < 2; h++) {
 		int syn = lab_find(lab, h, TH_SYN, TH_ACK, 0);
 		int synack = lab_find(lab, h, TH_SYN | TH_ACK, 0, 0);
-		CHECK(lab, syn >= 0 && synack >= 0, "host %d sent no SYN or no SYN,ACK", h);
+		CHECK(lab, syn >= 0, "host %d sent no SYN", h);
+		/* with loss one SYN may never arrive: that side then sees an
+		 * ordinary SYN,ACK and opens without one of its own */
+		CHECK(lab, synack >= 0 || !lab_clean(lab), "host %d sent no SYN,ACK", h);
+		if (synack < 0)
+			continue;
 		CHECK(lab, lab->segs[synack].seq == lab->segs[syn].seq, "SYN,ACK seq %u differs from the SYN's ISN %u",
 		      lab->segs[synack].seq, lab->segs[syn].seq);
 	}
@@ -237,7 +242,6 @@ void scen_quiet_time(struct lab *lab)
 	synfin_config_default(&cfg);
 	cfg.quiet_time = true;
 	lab_setup(lab, 2, &cfg);
-	struct synfin_stack *cs = lab_st(lab, CLIENT);
 	lab_note(lab, "quiet time on: a stack assigns no sequence number for MSL (30 s) after it starts");
 	lab_run_for(lab, cfg.msl);
 	int l = lab_listen(lab, SERVER, 80, 5, false);
@@ -268,6 +272,4 @@ void scen_quiet_time(struct lab *lab)
 	      (unsigned long long)(lab->segs[syn].t - boot));
 	if (lab_clean(lab))
 		CHECK(lab, lab->segs[syn].t == boot + cfg.msl, "the held SYN should leave exactly at the end of the quiet time");
-	/* the old connection: the client's data now draws an RST */
-	(void)cs;
 }

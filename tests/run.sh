@@ -1,0 +1,91 @@
+#!/bin/sh
+# make test's runner: the unit tests, every scenario on a clean link and
+# under 20 seeds with 5% loss (and 10 more with duplication and reordering
+# too), the command-line checks, and the pcap read-back. Ends with
+# "N passed, N failed"; the exit status is non-zero if anything failed.
+B=${1:-build/asan}
+LAB=$B/synfin-lab
+passed=0
+failed=0
+log=$(mktemp /tmp/synfin-test.XXXXXX)
+trap 'rm -f "$log" "$log".*' EXIT INT TERM
+
+count() { # count PASS/FAIL lines of a lab run in $log
+	p=$(grep -c '^PASS ' "$log")
+	f=$(grep -c '^FAIL ' "$log")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	grep '^FAIL ' "$log"
+}
+
+check() { # check NAME COMMAND...: one test that passes when COMMAND does
+	name=$1
+	shift
+	if "$@" >"$log.out" 2>&1; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		echo "FAIL $name"
+		sed 's/^/     /' "$log.out" | head -20
+	fi
+}
+
+echo "== unit tests (AddressSanitizer + UBSan)"
+"$B/unit-tests" >"$log" 2>&1
+rc=$?
+tail -n 1 "$log"
+grep -A3 '^FAIL' "$log"
+p=$(tail -n 1 "$log" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+f=$(tail -n 1 "$log" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+if [ -z "$p" ]; then
+	echo "FAIL unit-tests: the runner crashed (exit $rc)"
+	tail -n 30 "$log"
+	failed=$((failed + 1))
+else
+	passed=$((passed + p))
+	failed=$((failed + f))
+fi
+
+echo "== scenarios on a clean link"
+"$LAB" run all --quiet >"$log" 2>&1
+count
+
+echo "== scenarios under 20 seeds with 5% loss"
+for s in $(seq 1 20); do
+	"$LAB" run all --quiet --seed "$s" --loss 0.05 >"$log" 2>&1
+	count
+done
+
+echo "== scenarios under 10 seeds with 5% loss, duplication and reordering"
+for s in $(seq 21 30); do
+	"$LAB" run all --quiet --seed "$s" --loss 0.05 --dup 0.05 --reorder 0.05 >"$log" 2>&1
+	count
+done
+
+echo "== the second compiler"
+if command -v clang >/dev/null 2>&1; then
+	check "clang compiles every source with -Wall -Wextra -Werror" make --no-print-directory clang-check
+else
+	echo "SKIPPED: clang is not installed (apt-get install clang); this check is not counted"
+fi
+
+echo "== command line"
+check "lab list names every scenario" sh -c "[ \$($LAB list | wc -l) -ge 25 ]"
+check "lab rejects an unknown option with status 2" sh -c "$LAB run all --bogus 1 >/dev/null 2>&1; [ \$? -eq 2 ]"
+check "lab rejects a bad probability with status 2" sh -c "$LAB run all --loss 2 >/dev/null 2>&1; [ \$? -eq 2 ]"
+check "lab rejects an unknown scenario with status 2" sh -c "$LAB run no-such-thing >/dev/null 2>&1; [ \$? -eq 2 ]"
+check "lab says why a pcap cannot be written" sh -c "$LAB run handshake --pcap /nonexistent/dir/x.pcap --quiet 2>&1 | grep -q 'cannot write pcap'"
+check "the same seed replays the same trace" sh -c "$LAB run close --seed 7 --loss 0.1 > $log.a; $LAB run close --seed 7 --loss 0.1 > $log.b; cmp -s $log.a $log.b"
+check "the trace is in tcpdump form" sh -c "$LAB run close-combined | grep -Eq '^[0-9]+\.[0-9]{6} IP 198\.18\.0\.1\.80 > 198\.18\.0\.2\.[0-9]+: F 1:1\(0\) ack 2 win [0-9]+'"
+
+echo "== pcap files read back by tcpdump"
+if command -v tcpdump >/dev/null 2>&1; then
+	"$LAB" run handshake --quiet --pcap "$log.pcap" >/dev/null 2>&1
+	check "tcpdump reads the pcap (3+ packets, checksums correct)" sh -c \
+		"tcpdump -nn -vv -r $log.pcap 2>&1 > $log.td; [ \$(grep -c 'IP (' $log.td) -ge 3 ] && ! grep -Eqi 'incorrect|malformed|truncated' $log.td"
+else
+	echo "SKIPPED: tcpdump is not installed (apt-get install tcpdump); this check is not counted"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
