@@ -260,7 +260,7 @@ synfin_time_t synfin_now(const struct synfin_stack *st)
 	return st->now;
 }
 
-static void advance(struct synfin_stack *st, synfin_time_t now)
+void st_advance(struct synfin_stack *st, synfin_time_t now)
 {
 	/* A clock that steps back is held still rather than trusted. */
 	if (now > st->now)
@@ -269,7 +269,7 @@ static void advance(struct synfin_stack *st, synfin_time_t now)
 
 void synfin_poll(struct synfin_stack *st, synfin_time_t now)
 {
-	advance(st, now);
+	st_advance(st, now);
 	/* Each expiry either re-arms later or removes its timer, so the number
 	 * of rounds is bounded by the number of timers due now; the cap is a
 	 * guard against a bug turning into a hang. */
@@ -290,48 +290,6 @@ synfin_time_t synfin_next_deadline(const struct synfin_stack *st)
 {
 	struct tmr *t = timer_peek(st);
 	return t ? t->when : SYNFIN_TIME_NEVER;
-}
-
-void synfin_input(struct synfin_stack *st, const uint8_t *pkt, size_t len, synfin_time_t now)
-{
-	struct ip4_view ip;
-	struct tcp_seg seg;
-	enum wire_err e;
-
-	advance(st, now);
-	st->stats.ip_in++;
-	e = ip4_parse(pkt, len, &ip);
-	if (e != WIRE_OK) {
-		if (e == WIRE_FRAGMENT)
-			st->stats.ip_frag_dropped++;
-		else
-			st->stats.ip_bad++;
-		return;
-	}
-	if (ip.dst != st->ip) {
-		st->stats.ip_not_ours++;
-		return;
-	}
-	if (ip.proto != IPPROTO_TCP_) {
-		st->stats.ip_other_proto++;
-		return;
-	}
-	st->stats.tcp_in++;
-	e = tcp_parse(&ip, &seg);
-	if (e != WIRE_OK) {
-		if (e == WIRE_BAD_CSUM)
-			st->stats.tcp_bad_csum++;
-		else
-			st->stats.tcp_bad++;
-		return;
-	}
-	/* RFC 9293 3.10.7.2 / RFC 1122 4.2.3.10: nothing from a broadcast,
-	 * multicast or unspecified source is answered. */
-	if (ip.src == 0 || ip.src == 0xffffffffu || (ip.src >> 28) == 0xe) {
-		st->stats.tcp_bad++;
-		return;
-	}
-	tcp_input(st, &seg);
 }
 
 /* ---- addresses ---- */

@@ -143,6 +143,11 @@ struct tw {
 	uint8_t pad;
 };
 
+/* The memory budget the design promises (README): a connection block of
+ * at most 256 bytes without buffers, a TIME_WAIT record of at most 64. */
+_Static_assert(sizeof(struct tcb) <= 256, "struct tcb grew past 256 bytes");
+_Static_assert(sizeof(struct tw) <= 64, "struct tw grew past 64 bytes");
+
 /* Local ports in use: every bound TCB is on its port's chain, and TIME_WAIT
  * records are counted, so bind() and the ephemeral search are O(chain). */
 struct bindb {
@@ -190,6 +195,7 @@ void st_free(struct synfin_stack *st, void *p, size_t size);
 uint64_t st_siphash(const struct synfin_stack *st, const void *data, size_t len);
 uint64_t st_rand(struct synfin_stack *st);
 uint32_t st_ms(const struct synfin_stack *st); /* ms since start, for timestamps */
+void st_advance(struct synfin_stack *st, synfin_time_t now); /* the clock never steps back */
 
 /* ---- tcp_timer.c ---- */
 void timer_set(struct synfin_stack *st, struct tmr *t, synfin_time_t when);

@@ -1,0 +1,48 @@
+/*
+ * IPv4 input: validate the datagram once, keep what is ours, hand TCP
+ * segments to tcp_input(). Everything malformed is counted and dropped.
+ */
+#include "tcp/tcp_priv.h"
+
+void synfin_input(struct synfin_stack *st, const uint8_t *pkt, size_t len, synfin_time_t now)
+{
+	struct ip4_view ip;
+	struct tcp_seg seg;
+	enum wire_err e;
+
+	st_advance(st, now);
+	st->stats.ip_in++;
+	e = ip4_parse(pkt, len, &ip);
+	if (e != WIRE_OK) {
+		if (e == WIRE_FRAGMENT)
+			st->stats.ip_frag_dropped++;
+		else
+			st->stats.ip_bad++;
+		return;
+	}
+	if (ip.dst != st->ip) {
+		st->stats.ip_not_ours++;
+		return;
+	}
+	if (ip.proto != IPPROTO_TCP_) {
+		st->stats.ip_other_proto++;
+		return;
+	}
+	st->stats.tcp_in++;
+	e = tcp_parse(&ip, &seg);
+	if (e != WIRE_OK) {
+		if (e == WIRE_BAD_CSUM)
+			st->stats.tcp_bad_csum++;
+		else
+			st->stats.tcp_bad++;
+		return;
+	}
+	/* RFC 9293 3.10.7.2 / RFC 1122 4.2.3.10: nothing from a broadcast,
+	 * multicast or unspecified source is answered. */
+	if (ip.src == 0 || ip.src == 0xffffffffu || (ip.src >> 28) == 0xe) {
+		st->stats.tcp_bad++;
+		return;
+	}
+	tcp_input(st, &seg);
+}
+
