@@ -540,12 +540,19 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		    tp->state != TCPS_FIN_WAIT_2) {
 			/* after the peer's FIN there is no more text */
 			len = 0;
-		} else if (tp->fd < 0 || (tp->t_flags & TF_RCV_SHUT)) {
+		} else if (tp->t_flags & TF_USER_CLOSED) {
 			/* Nobody will read it: tell the peer at once rather
 			 * than let it believe the data arrived (Linux does the
 			 * same). */
 			tcp_drop(st, tp, ECONNRESET, "data after close");
 			return;
+		} else if (tp->t_flags & TF_RCV_SHUT) {
+			/* shutdown(SHUT_RD): taken and thrown away */
+			if (seq == tp->rcv_nxt)
+				tp->rcv_nxt += len;
+			else
+				flags &= (uint8_t)~TH_FIN;
+			tp->t_flags |= TF_ACKNOW;
 		} else {
 			if (!tp->u.b.rcv)
 				tp->u.b.rcv = ring_new(st, tp->rcvbuf);
