@@ -314,8 +314,12 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		ok = seq_in(seq, tp->rcv_nxt, tp->rcv_nxt + wnd) ||
 		     seq_in(seq + seglen - 1, tp->rcv_nxt, tp->rcv_nxt + wnd);
 	if (!ok && wnd == 0 && seq == tp->rcv_nxt) {
-		/* a zero window still takes ACKs and RSTs (RFC 9293 3.10.7.4) */
+		/* a zero window still takes ACKs and RSTs (RFC 9293 3.10.7.4);
+		 * the text is not taken, and an ACK answers it: that is what
+		 * a zero-window probe waits for (3.8.6.1) */
 		ok = true;
+		if (seglen > 0)
+			tp->t_flags |= TF_ACKNOW;
 		len = 0;
 		flags &= (uint8_t)~(TH_FIN | TH_SYN);
 	}
