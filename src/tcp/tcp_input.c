@@ -116,6 +116,8 @@ static void listen_input(struct synfin_stack *st, struct tcb *l, const struct tc
 			syn_options(st, tp, &syn);
 			tp->t_maxseg = mss;
 			tp->snd_nxt = tp->snd_max = tp->iss + 1;
+			/* the window the cookie's SYN,ACK offered */
+			tp->rcv_adv = tp->rcv_nxt + (tp->rcvbuf > 65535 ? 65535 : tp->rcvbuf);
 			tcp_set_state(st, tp, TCPS_SYN_RCVD, "valid SYN cookie");
 			tcp_hash_insert(st, tp);
 			sync_input(st, tp, seg);
@@ -208,6 +210,7 @@ static void syn_sent_input(struct synfin_stack *st, struct tcb *tp, const struct
 	}
 	if (seq_gt(tp->snd_una, tp->iss)) {
 		tcp_set_state(st, tp, TCPS_ESTABLISHED, tcp_flags_cause(seg->flags, cause));
+		tcp_rto_after_syn(st, tp);
 		tp->rxtshift = 0;
 		tp->t_rexmt = SYNFIN_TIME_NEVER;
 		tp->t_keep = SYNFIN_TIME_NEVER;
@@ -413,6 +416,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 			return;
 		}
 		tcp_set_state(st, tp, TCPS_ESTABLISHED, tcp_flags_cause(flags, cause));
+		tcp_rto_after_syn(st, tp);
 		tp->snd_wnd = (uint32_t)seg->wnd << tp->snd_scale;
 		tp->snd_wl1 = seq;
 		tp->snd_wl2 = seg->ack;

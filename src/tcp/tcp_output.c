@@ -174,14 +174,8 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 			 * probe it (RFC 9293 3.8.6.1). */
 			if (syn_acked && buffered > off && tp->snd_wnd == 0 &&
 			    tp->t_rexmt == SYNFIN_TIME_NEVER && tp->snd_max == tp->snd_una) {
-				synfin_time_t p = tcp_rto_backoff(st, tp);
-				if (p < st->cfg.persist_min)
-					p = st->cfg.persist_min;
-				if (p > st->cfg.persist_max)
-					p = st->cfg.persist_max;
-				tp->t_flags |= TF_PERSIST;
 				tp->rxtshift = 0;
-				tp->t_rexmt = st->now + p;
+				tcp_setpersist(st, tp);
 			}
 			break;
 		}
@@ -271,7 +265,7 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 		}
 		if (tp->t_rexmt == SYNFIN_TIME_NEVER || (tp->t_flags & TF_PERSIST)) {
 			tp->t_flags &= ~TF_PERSIST;
-			tp->t_rexmt = st->now + tcp_rto_backoff(st, tp);
+			tp->t_rexmt = st->now + tp->rto;
 		}
 		if (send_syn || fin)
 			break;

@@ -103,6 +103,7 @@ struct tcb {
 	uint8_t keep_probes;  /* unanswered keepalive probes */
 	uint8_t snd_scale, rcv_scale;
 	uint8_t so_error;     /* pending errno, reported once */
+	uint8_t t_softerror;  /* errno of the last ICMP soft error (RFC 1122 4.2.3.9) */
 	uint8_t keepcnt;      /* 0: the stack's */
 	uint16_t owner;
 
@@ -204,7 +205,8 @@ struct tmr *timer_peek(const struct synfin_stack *st);
 void tcp_timer_update(struct synfin_stack *st, struct tcb *tp); /* after t_* changed */
 void tcp_timer_fire(struct synfin_stack *st, struct tcb *tp);
 void tcp_rto_sample(struct synfin_stack *st, struct tcb *tp, uint32_t rtt_us);
-synfin_time_t tcp_rto_backoff(const struct synfin_stack *st, const struct tcb *tp);
+void tcp_setpersist(struct synfin_stack *st, struct tcb *tp);
+void tcp_rto_after_syn(struct synfin_stack *st, struct tcb *tp);
 void tcp_keep_reset(struct synfin_stack *st, struct tcb *tp);
 synfin_time_t tcp_keepidle(const struct synfin_stack *st, const struct tcb *tp);
 synfin_time_t tcp_keepintvl(const struct synfin_stack *st, const struct tcb *tp);

@@ -138,12 +138,27 @@ void tcp_rto_sample(struct synfin_stack *st, struct tcb *tp, uint32_t r)
 	tp->rto = (uint32_t)rto;
 }
 
-synfin_time_t tcp_rto_backoff(const struct synfin_stack *st, const struct tcb *tp)
+/* The persist interval: the RTO backed off by the probes sent so far,
+ * within [persist_min, persist_max] (4.4BSD's tcp_setpersist). */
+void tcp_setpersist(struct synfin_stack *st, struct tcb *tp)
 {
-	synfin_time_t rto = tp->rto;
-	for (unsigned i = 0; i < tp->rxtshift && rto < st->cfg.rto_max; i++)
-		rto *= 2;
-	return rto > st->cfg.rto_max ? st->cfg.rto_max : rto;
+	synfin_time_t p = tp->rto;
+	for (unsigned i = 0; i < tp->rxtshift && p < st->cfg.persist_max; i++)
+		p *= 2;
+	if (p < st->cfg.persist_min)
+		p = st->cfg.persist_min;
+	if (p > st->cfg.persist_max)
+		p = st->cfg.persist_max;
+	tp->t_flags |= TF_PERSIST;
+	tp->t_rexmt = st->now + p;
+}
+
+/* RFC 6298 5.7: when the SYN (or SYN,ACK) had to be retransmitted and no
+ * RTT was measured, data transmission starts with an RTO of 3 s. */
+void tcp_rto_after_syn(struct synfin_stack *st, struct tcb *tp)
+{
+	if (tp->rxtshift > 0 && tp->srtt == 0)
+		tp->rto = (uint32_t)(st->cfg.rto_initial > SYNFIN_SEC(3) ? st->cfg.rto_initial : SYNFIN_SEC(3));
 }
 
 /* ---- keepalive parameters: per-socket override or the stack's ---- */
@@ -176,6 +191,15 @@ void tcp_keep_reset(struct synfin_stack *st, struct tcb *tp)
 }
 
 /* ---- expiry ---- */
+/* The error a connection that timed out reports: the last ICMP soft error
+ * if one arrived (RFC 1122 4.2.3.9: make it available to the application;
+ * Linux's tcp_write_err() reports sk_err_soft the same way), else
+ * ETIMEDOUT. */
+static int timeout_errno(const struct tcb *tp)
+{
+	return tp->t_softerror ? tp->t_softerror : ETIMEDOUT;
+}
+
 /* Returns true if the block was freed. */
 static bool timer_rexmt(struct synfin_stack *st, struct tcb *tp)
 {
@@ -192,7 +216,7 @@ static bool timer_rexmt(struct synfin_stack *st, struct tcb *tp)
 		 * every ACK resets rxtshift. */
 		if (tp->rxtshift >= st->cfg.retries) {
 			st->stats.timeouts++;
-			tcp_drop(st, tp, ETIMEDOUT, "persist timeout");
+			tcp_drop(st, tp, timeout_errno(tp), "persist timeout");
 			return true;
 		}
 		tp->rxtshift++;
@@ -200,6 +224,8 @@ static bool timer_rexmt(struct synfin_stack *st, struct tcb *tp)
 		tp->t_flags |= TF_FORCE;
 		tcp_output(st, tp);
 		tp->t_flags &= ~TF_FORCE;
+		if ((tp->t_flags & TF_PERSIST) && tp->t_rexmt == SYNFIN_TIME_NEVER)
+			tcp_setpersist(st, tp);
 		return false;
 	}
 
@@ -208,7 +234,7 @@ static bool timer_rexmt(struct synfin_stack *st, struct tcb *tp)
 						      : st->cfg.retries;
 	if (tp->rxtshift >= limit) {
 		st->stats.timeouts++;
-		int err = tp->so_error ? tp->so_error : ETIMEDOUT;
+		int err = tp->so_error ? tp->so_error : timeout_errno(tp);
 		if (tp->state == TCPS_SYN_RCVD && (tp->t_flags & TF_PASSIVE))
 			tcp_close(st, tp, 0, "SYN,ACK retransmission limit");
 		else
@@ -217,6 +243,9 @@ static bool timer_rexmt(struct synfin_stack *st, struct tcb *tp)
 		return true;
 	}
 	tp->rxtshift++;
+	/* RFC 6298 5.5: back the timer off; the longer RTO stays until a new
+	 * measurement replaces it (5.6 note) */
+	tp->rto = tp->rto * 2 > st->cfg.rto_max ? (uint32_t)st->cfg.rto_max : tp->rto * 2;
 	if (tp->state == TCPS_SYN_SENT || tp->state == TCPS_SYN_RCVD)
 		st->stats.syn_rexmits++;
 	else
@@ -257,7 +286,7 @@ static bool timer_keep(struct synfin_stack *st, struct tcb *tp)
 		if (tp->state == TCPS_SYN_RCVD && (tp->t_flags & TF_PASSIVE))
 			tcp_close(st, tp, 0, "connection-establishment timer");
 		else
-			tcp_drop(st, tp, ETIMEDOUT, "connection-establishment timer");
+			tcp_drop(st, tp, timeout_errno(tp), "connection-establishment timer");
 		return true;
 	case TCPS_FIN_WAIT_2:
 		/* Only armed once the application has closed: it wants no more
@@ -271,7 +300,7 @@ static bool timer_keep(struct synfin_stack *st, struct tcb *tp)
 			return false;
 		if (tp->keep_probes >= tcp_keepcnt(st, tp)) {
 			st->stats.keep_drops++;
-			tcp_drop(st, tp, ETIMEDOUT, "keepalive timeout");
+			tcp_drop(st, tp, timeout_errno(tp), "keepalive timeout");
 			return true;
 		}
 		/* A probe is an old byte: SEG.SEQ = SND.UNA - 1 and no data,
