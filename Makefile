@@ -6,18 +6,20 @@ OPT ?= -O2 -g
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -Iinclude -Isrc $(CFLAGS)
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-CORE_SRC = $(wildcard src/wire/*.c) $(wildcard src/tcp/*.c) $(wildcard src/ip/*.c)
+CORE_SRC = $(wildcard src/wire/*.c) $(wildcard src/tcp/*.c) $(wildcard src/ip/*.c) $(wildcard src/eth/*.c) $(wildcard src/arp/*.c)
 DEV_SRC  = $(wildcard src/dev/*.c)
 LAB_SRC  = $(wildcard tools/lab/*.c)
 TEST_SRC = $(wildcard tests/*.c)
+SOCK_SRC = $(wildcard tools/sock/*.c)
+BENCH_SRC = $(wildcard tools/bench/*.c)
 HDRS     = $(wildcard include/synfin/*.h) $(wildcard src/*/*.h) $(wildcard tools/lab/*.h) tests/test.h
 
 B = build
 A = build/asan
 
-.PHONY: all demo test deps clang-check valgrind clean
+.PHONY: all demo test deps clang-check valgrind clean bench fuzz
 
-all: $(B)/synfin-lab $(B)/libsynfin.a
+all: $(B)/synfin-lab $(B)/libsynfin.a $(B)/synfin-sock
 
 # ---- normal build ----
 $(B)/obj/%.o: %.c $(HDRS)
@@ -34,6 +36,16 @@ $(B)/synfin-lab: $(LAB_SRC:%.c=$(B)/obj/%.o) $(DEV_SRC:%.c=$(B)/obj/%.o) $(B)/li
 $(B)/unit-tests: $(TEST_SRC:%.c=$(B)/obj/%.o) $(DEV_SRC:%.c=$(B)/obj/%.o) $(B)/libsynfin.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ -lm
 
+# sock over a TAP device (Linux): the core, the drivers in src/dev, the tool
+$(B)/synfin-sock: $(SOCK_SRC:%.c=$(B)/obj/%.o) $(DEV_SRC:%.c=$(B)/obj/%.o) $(B)/libsynfin.a
+	$(CC) $(CFLAGS_ALL) -o $@ $^ -lm
+
+# synfin-bench: synfin against the Linux kernel (docs/BENCHMARKS.md);
+# -O2 like the library, never sanitizers
+$(BENCH_SRC:%.c=$(B)/obj/%.o): $(wildcard tools/bench/*.h)
+$(B)/synfin-bench: $(BENCH_SRC:%.c=$(B)/obj/%.o) $(B)/libsynfin.a
+	$(CC) $(CFLAGS_ALL) -o $@ $^ -lm -pthread
+
 # ---- AddressSanitizer + UndefinedBehaviorSanitizer build, used by make test ----
 $(A)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -45,6 +57,9 @@ $(A)/unit-tests: $(TEST_SRC:%.c=$(A)/obj/%.o) $(DEV_SRC:%.c=$(A)/obj/%.o) $(CORE
 $(A)/synfin-lab: $(LAB_SRC:%.c=$(A)/obj/%.o) $(DEV_SRC:%.c=$(A)/obj/%.o) $(CORE_SRC:%.c=$(A)/obj/%.o)
 	$(CC) $(CFLAGS_ALL) $(SAN) -o $@ $^ -lm
 
+$(A)/synfin-sock: $(SOCK_SRC:%.c=$(A)/obj/%.o) $(DEV_SRC:%.c=$(A)/obj/%.o) $(CORE_SRC:%.c=$(A)/obj/%.o)
+	$(CC) $(CFLAGS_ALL) $(SAN) -o $@ $^ -lm
+
 demo: deps
 	@$(MAKE) --no-print-directory $(B)/synfin-lab
 	./$(B)/synfin-lab run all
@@ -52,7 +67,7 @@ demo: deps
 # Everything compiles warning-free with clang too (objects not kept).
 clang-check:
 	@command -v clang >/dev/null || { echo "clang not found: apt-get install clang"; exit 1; }
-	@for f in $(CORE_SRC) $(DEV_SRC) $(LAB_SRC) $(TEST_SRC); do \
+	@for f in $(CORE_SRC) $(DEV_SRC) $(LAB_SRC) $(TEST_SRC) $(SOCK_SRC) $(BENCH_SRC); do \
 		clang $(CSTD) $(WARN) -O1 -Iinclude -Isrc -fsyntax-only $$f || exit 1; done
 	@echo "clang: all sources compile with -Wall -Wextra -Werror"
 
@@ -62,8 +77,14 @@ deps:
 # deps runs first, on its own, so that a missing compiler is installed
 # before anything is built
 test: deps
-	@$(MAKE) --no-print-directory $(A)/unit-tests $(A)/synfin-lab
+	@$(MAKE) --no-print-directory $(A)/unit-tests $(A)/synfin-lab $(B)/synfin-bench
 	@sh tests/run.sh $(A)
+
+# every figure for synfin and Linux in one run; as root the Linux side runs
+# in a network namespace of its own (docs/BENCHMARKS.md)
+bench: deps
+	@$(MAKE) --no-print-directory $(B)/synfin-bench
+	./$(B)/synfin-bench --json $(B)/bench.json
 
 valgrind: $(B)/unit-tests $(B)/synfin-lab
 	valgrind --error-exitcode=1 --leak-check=full -q ./$(B)/unit-tests
@@ -71,3 +92,13 @@ valgrind: $(B)/unit-tests $(B)/synfin-lab
 
 clean:
 	rm -rf build
+
+# ---- fuzzing (clang's libFuzzer): make fuzz FUZZ_SECONDS=60 ----
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = $(CSTD) -Wall -Wextra -Werror -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc
+build/fuzz/fuzz_input: tests/fuzz/fuzz_input.c $(CORE_SRC) $(HDRS)
+	@mkdir -p build/fuzz/corpus
+	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_input.c $(CORE_SRC) -o $@
+
+fuzz: build/fuzz/fuzz_input
+	./build/fuzz/fuzz_input -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 build/fuzz/corpus

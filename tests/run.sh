@@ -69,6 +69,13 @@ else
 	echo "SKIPPED: clang is not installed (apt-get install clang); this check is not counted"
 fi
 
+echo "== a short fuzz run of the input path (libFuzzer)"
+if command -v clang >/dev/null 2>&1; then
+	check "10 s of fuzzing finds no crash, leak or hang" make --no-print-directory fuzz FUZZ_SECONDS=10
+else
+	echo "SKIPPED: clang is not installed; the fuzz run is not counted"
+fi
+
 echo "== command line"
 check "lab list names every scenario" sh -c "[ \$($LAB list | wc -l) -ge 25 ]"
 check "lab rejects an unknown option with status 2" sh -c "$LAB run all --bogus 1 >/dev/null 2>&1; [ \$? -eq 2 ]"
@@ -77,6 +84,7 @@ check "lab rejects an unknown scenario with status 2" sh -c "$LAB run no-such-th
 check "lab says why a pcap cannot be written" sh -c "$LAB run handshake --pcap /nonexistent/dir/x.pcap --quiet 2>&1 | grep -q 'cannot write pcap'"
 check "the same seed replays the same trace" sh -c "$LAB run close --seed 7 --loss 0.1 > $log.a; $LAB run close --seed 7 --loss 0.1 > $log.b; cmp -s $log.a $log.b"
 check "the trace is in tcpdump form" sh -c "$LAB run close-combined | grep -Eq '^[0-9]+\.[0-9]{6} IP 198\.18\.0\.1\.80 > 198\.18\.0\.2\.[0-9]+: F 1:1\(0\) ack 2 win [0-9]+'"
+check "synfin-bench --smoke runs and writes JSON (harness only, nothing timed)" sh -c "build/synfin-bench --smoke --json $log.json >/dev/null && python3 -c 'import json,sys; json.load(open(sys.argv[1]))' $log.json"
 
 echo "== pcap files read back by tcpdump"
 if command -v tcpdump >/dev/null 2>&1; then

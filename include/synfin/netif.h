@@ -31,7 +31,9 @@ void synfin_netif_config_default(struct synfin_netif_config *c);
 
 struct synfin_netif_ops {
 	void *ctx;
-	/* One Ethernet frame to send (no FCS). Valid only during the call. */
+	/* One Ethernet frame to send (no FCS, no padding to 60 bytes: the
+	 * device pads). Valid only during the call, which must not feed
+	 * frames back into this interface: queue them instead. */
 	void (*output)(void *ctx, const uint8_t *frame, size_t len);
 	/* Optional: every TCP state transition (see synfin_ops). */
 	void (*state_change)(void *ctx, const struct synfin_state_event *ev);
@@ -43,8 +45,12 @@ struct synfin_netif_stats {
 	uint64_t arp_cache_adds, arp_expired, arp_failed, arp_queue_drops, no_route;
 };
 
-/* The stack inside uses `tcp_cfg` (NULL: defaults) with its MTU forced to
- * 1500 minus nothing (Ethernet payload). Returns NULL on a bad config. */
+/* The stack inside uses `tcp_cfg` (NULL: defaults) with its MTU capped to
+ * 1500, the payload of an untagged Ethernet frame (a smaller MTU is kept).
+ * Returns NULL on a bad config: ip 0, broadcast, multicast or class E;
+ * prefix_len > 32; a gateway outside the prefix or equal to ip; a
+ * multicast mac; arp_ttl, arp_retry or arp_retries 0. Sends the
+ * gratuitous ARP, if configured, from inside this call. */
 struct synfin_netif *synfin_netif_create(const struct synfin_netif_config *cfg,
 					 const struct synfin_config *tcp_cfg,
 					 const struct synfin_netif_ops *ops, uint64_t seed,
@@ -53,6 +59,9 @@ void synfin_netif_destroy(struct synfin_netif *nif);
 struct synfin_stack *synfin_netif_stack(struct synfin_netif *nif);
 const struct synfin_netif_stats *synfin_netif_get_stats(const struct synfin_netif *nif);
 void synfin_netif_mac(const struct synfin_netif *nif, uint8_t mac[6]);
+/* The hardware address the ARP cache holds for `ip`, if resolved and not
+ * expired at the latest time the interface was given (arp -n). */
+bool synfin_netif_arp_lookup(const struct synfin_netif *nif, uint32_t ip, uint8_t mac[6]);
 
 void synfin_netif_input(struct synfin_netif *nif, const uint8_t *frame, size_t len,
 			synfin_time_t now);

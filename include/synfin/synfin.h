@@ -122,6 +122,10 @@ struct synfin_stats {
 	uint64_t paws_drops, bad_ack_drops, ooo_segs, dup_segs;
 	uint64_t quiet_drops;
 	uint64_t active_opens, passive_opens, established, conn_drops;
+	/* ICMP (src/ip/icmp.c): every message to us, malformed ones, echo
+	 * replies sent, errors recorded on a connection as its soft error,
+	 * errors that matched no connection or failed the RFC 5927 checks */
+	uint64_t icmp_in, icmp_bad, icmp_echo_replies, icmp_unreach, icmp_unreach_ignored;
 };
 const struct synfin_stats *synfin_get_stats(const struct synfin_stack *st);
 

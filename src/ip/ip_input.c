@@ -1,8 +1,9 @@
 /*
  * IPv4 input: validate the datagram once, keep what is ours, hand TCP
- * segments to tcp_input(). Everything malformed is counted and dropped.
+ * segments to tcp_input() and ICMP messages to icmp_input(). Everything
+ * malformed is counted and dropped.
  */
-#include "tcp/tcp_priv.h"
+#include "ip/ip.h"
 
 void synfin_input(struct synfin_stack *st, const uint8_t *pkt, size_t len, synfin_time_t now)
 {
@@ -24,6 +25,10 @@ void synfin_input(struct synfin_stack *st, const uint8_t *pkt, size_t len, synfi
 		st->stats.ip_not_ours++;
 		return;
 	}
+	if (ip.proto == IPPROTO_ICMP_) {
+		icmp_input(st, &ip);
+		return;
+	}
 	if (ip.proto != IPPROTO_TCP_) {
 		st->stats.ip_other_proto++;
 		return;
@@ -39,7 +44,7 @@ void synfin_input(struct synfin_stack *st, const uint8_t *pkt, size_t len, synfi
 	}
 	/* RFC 9293 3.10.7.2 / RFC 1122 4.2.3.10: nothing from a broadcast,
 	 * multicast or unspecified source is answered. */
-	if (ip.src == 0 || ip.src == 0xffffffffu || (ip.src >> 28) == 0xe) {
+	if (ip_bad_source(ip.src)) {
 		st->stats.tcp_bad++;
 		return;
 	}

@@ -146,7 +146,7 @@ static void listen_input(struct synfin_stack *st, struct tcb *l, const struct tc
 		if (st->cfg.syncookies) {
 			/* keep no state: the ISN carries what is needed */
 			uint16_t ours = (uint16_t)(st->cfg.mtu - 40);
-			uint16_t mss = (seg->opt.has & TOF_MSS) && seg->opt.mss < ours ? seg->opt.mss : ours;
+			uint16_t mss = !(seg->opt.has & TOF_MSS) ? 536 : seg->opt.mss < ours ? seg->opt.mss : ours;
 			uint32_t cookie = syncookie_make(st, seg, mss);
 			struct tcp_opts o;
 			memset(&o, 0, sizeof o);
@@ -284,14 +284,6 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		}
 	}
 
-	/* RFC 7323 4.3: remember the newest timestamp of a segment that
-	 * starts at or before the edge we have acknowledged */
-	if ((tp->t_flags & TF_RCVD_TSTMP) && (seg->opt.has & TOF_TS) && seq_leq(seq, tp->rcv_nxt) &&
-	    seq_geq(seg->opt.tsval, tp->ts_recent)) {
-		tp->ts_recent = seg->opt.tsval;
-		tp->ts_recent_age_s = (uint32_t)(st->now / SYNFIN_US_PER_S);
-	}
-
 	/* An old SYN (numbered IRS) loses its SYN before the window test, as
 	 * in 4.4BSD: in SYN_RCVD a SYN,ACK then completes a simultaneous open
 	 * with four segments (RFC 9293 figure 8); in a synchronized state a
@@ -334,6 +326,14 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		tcp_output(st, tp);
 		return;
 	}
+	/* RFC 7323 4.3: an acceptable segment that starts at or before the
+	 * edge we acknowledge brings the newest timestamp */
+	if ((tp->t_flags & TF_RCVD_TSTMP) && (seg->opt.has & TOF_TS) && seq_leq(seq, tp->rcv_nxt) &&
+	    seq_geq(seg->opt.tsval, tp->ts_recent)) {
+		tp->ts_recent = seg->opt.tsval;
+		tp->ts_recent_age_s = (uint32_t)(st->now / SYNFIN_US_PER_S);
+	}
+
 	/* trim to the window: what lies before RCV.NXT ... */
 	if (seq_lt(seq, tp->rcv_nxt)) {
 		uint32_t todrop = tp->rcv_nxt - seq;
@@ -368,6 +368,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 				/* back to LISTEN: for us, the child goes and the
 				 * listener is still there */
 				tcp_set_state(st, tp, TCPS_LISTEN, "rcv RST (passive open)");
+				tw_restore(st, tp);
 				tp->state = TCPS_CLOSED;
 				tcp_free(st, tp);
 			} else {
@@ -390,6 +391,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 	if (flags & TH_SYN) {
 		if (tp->state == TCPS_SYN_RCVD && (tp->t_flags & TF_PASSIVE)) {
 			tcp_set_state(st, tp, TCPS_LISTEN, "rcv SYN in window (passive open)");
+			tw_restore(st, tp);
 			tp->state = TCPS_CLOSED;
 			tcp_free(st, tp);
 			return;
@@ -400,8 +402,11 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 	}
 
 	/* fifth: ACK */
-	if (!(flags & TH_ACK))
+	if (!(flags & TH_ACK)) {
+		if (tp->t_flags & TF_ACKNOW)
+			tcp_output(st, tp); /* an old SYN trimmed above still gets its ACK */
 		return;
+	}
 	if (tp->state == TCPS_SYN_RCVD) {
 		if (!(seq_lt(tp->snd_una, seg->ack) && seq_leq(seg->ack, tp->snd_max))) {
 			tcp_reset_reply(st, seg);
@@ -417,6 +422,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		}
 		tcp_set_state(st, tp, TCPS_ESTABLISHED, tcp_flags_cause(flags, cause));
 		tcp_rto_after_syn(st, tp);
+		tw_reopen_confirmed(st, tp);
 		tp->snd_wnd = (uint32_t)seg->wnd << tp->snd_scale;
 		tp->snd_wl1 = seq;
 		tp->snd_wl2 = seg->ack;
@@ -460,6 +466,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		}
 		tp->rxtshift = 0;
 		tp->dupacks = 0;
+		tp->t_softerror = 0; /* the path works: an old ICMP error is stale */
 		if (!(tp->t_flags & TF_PERSIST))
 			tp->t_rexmt = tp->snd_una == tp->snd_max ? SYNFIN_TIME_NEVER
 								 : st->now + tp->rto;
@@ -576,8 +583,10 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 					st->stats.ooo_segs++;
 					tp->t_flags |= TF_ACKNOW; /* a duplicate ACK tells the sender */
 					flags &= (uint8_t)~TH_FIN;
-				} else if (!stored || adv > len || (tp->t_flags & TF_DELACK)) {
-					/* a hole filled, or every second segment */
+				} else if (!stored || adv > len || tp->u.b.rcv->nooo ||
+					   (tp->t_flags & TF_DELACK)) {
+					/* a hole filled in whole or in part (RFC 5681
+					 * 4.2), or every second segment */
 					tp->t_flags |= TF_ACKNOW;
 				} else {
 					tp->t_flags |= TF_DELACK;

@@ -7,6 +7,8 @@
 
 #include "tcp/tcp_priv.h"
 
+#define SWS_OVERRIDE SYNFIN_MS(200)
+
 /* What each state sends by default (4.4BSD's tcp_outflags). */
 static const uint8_t outflags[TCPS_NSTATES] = {
 	[TCPS_CLOSED] = TH_RST | TH_ACK,
@@ -172,10 +174,19 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 		if (!sendit) {
 			/* Data waits on a closed window: the persist timer will
 			 * probe it (RFC 9293 3.8.6.1). */
-			if (syn_acked && buffered > off && tp->snd_wnd == 0 &&
-			    tp->t_rexmt == SYNFIN_TIME_NEVER && tp->snd_max == tp->snd_una) {
+			if (syn_acked && buffered > off && tp->t_rexmt == SYNFIN_TIME_NEVER &&
+			    tp->snd_max == tp->snd_una) {
 				tp->rxtshift = 0;
-				tcp_setpersist(st, tp);
+				if (tp->snd_wnd == 0) {
+					tcp_setpersist(st, tp);
+				} else {
+					/* Nothing in flight, yet data held back by
+					 * sender silly-window avoidance: the override
+					 * timeout (RFC 9293 3.8.6.2.1, 0.1 to 1 s)
+					 * sends what the small window allows. */
+					tp->t_flags |= TF_PERSIST;
+					tp->t_rexmt = st->now + SWS_OVERRIDE;
+				}
 			}
 			break;
 		}

@@ -141,7 +141,7 @@ struct tw {
 	uint32_t ts_recent, ts_offset;
 	uint16_t rcv_wnd;     /* as last advertised, unscaled field */
 	uint8_t ts;           /* timestamps were in use */
-	uint8_t pad;
+	uint8_t hidden;       /* behind a SYN_RCVD block that reopened the 4-tuple */
 };
 
 /* The memory budget the design promises (README): a connection block of
@@ -267,6 +267,12 @@ struct tw *tw_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t lpo
 bool tw_input(struct synfin_stack *st, struct tw *tw, const struct tcp_seg *seg,
 	      uint32_t *reopen_iss);
 void tw_expire(struct synfin_stack *st, struct tw *tw);
+/* A SYN_RCVD block reopened over a TIME_WAIT record is established: the
+ * record, kept in case the SYN was an old duplicate, goes. */
+void tw_reopen_confirmed(struct synfin_stack *st, struct tcb *tp);
+/* ... or the reopening block died in SYN_RCVD: the SYN was an old
+ * duplicate, and TIME_WAIT is back (RFC 1122 4.2.2.13). */
+void tw_restore(struct synfin_stack *st, struct tcb *tp);
 void tw_free(struct synfin_stack *st, struct tw *tw, const char *cause);
 
 /* ---- tcp_syncookie.c ---- */

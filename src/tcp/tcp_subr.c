@@ -323,6 +323,8 @@ void tcp_close(struct synfin_stack *st, struct tcb *tp, int err, const char *cau
 	tp->t_rexmt = tp->t_keep = tp->t_delack = SYNFIN_TIME_NEVER;
 	timer_cancel(st, &tp->tmr);
 	tp->t_flags &= ~(TF_LINGERING | TF_DELACK | TF_ACKNOW);
+	if (tp->state == TCPS_SYN_RCVD && (tp->t_flags & TF_PASSIVE))
+		tw_restore(st, tp);
 	if (tp->state != TCPS_CLOSED) {
 		if (tp->state >= TCPS_SYN_RCVD)
 			st->stats.conn_drops += err ? 1 : 0;

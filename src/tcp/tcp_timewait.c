@@ -65,8 +65,9 @@ void tw_free(struct synfin_stack *st, struct tw *tw, const char *cause)
 		b->ntw--;
 		tcp_bind_put(st, b);
 	}
-	tcp_state_event(st, -1, tw->laddr, tw->lport, tw->faddr, tw->fport, TCPS_TIME_WAIT,
-			TCPS_CLOSED, cause);
+	if (!tw->hidden) /* a hidden record has already said it was closed */
+		tcp_state_event(st, -1, tw->laddr, tw->lport, tw->faddr, tw->fport, TCPS_TIME_WAIT,
+				TCPS_CLOSED, cause);
 	st_free(st, tw, sizeof *tw);
 }
 
@@ -167,10 +168,17 @@ bool tw_input(struct synfin_stack *st, struct tw *tw, const struct tcp_seg *seg,
 		if (newer && tcp_lookup_listener(st, seg->dport)) {
 			/* Start the new incarnation's sequence numbers beyond
 			 * anything the old one can still have in flight. */
+			/* The record stays, hidden behind the new block in the
+			 * lookup order: if the SYN proves an old duplicate (the
+			 * new incarnation is reset in SYN_RCVD), TIME_WAIT is
+			 * simply there again (RFC 1122 4.2.2.13). It goes once
+			 * the new connection is established. */
 			uint32_t iss = tw->snd_nxt + 65535 + 2;
 			*reopen_iss = iss ? iss : 1;
 			st->stats.tw_reopened++;
-			tw_free(st, tw, "rcv SYN (reopen)");
+			tcp_state_event(st, -1, tw->laddr, tw->lport, tw->faddr, tw->fport,
+					TCPS_TIME_WAIT, TCPS_CLOSED, "rcv SYN (reopen)");
+			tw->hidden = 1;
 			return false;
 		}
 		/* an old duplicate, or nobody listens: say where we are */
@@ -195,4 +203,21 @@ bool tw_input(struct synfin_stack *st, struct tw *tw, const struct tcp_seg *seg,
 		return true; /* a bare in-window ACK needs nothing */
 	tw_ack(st, tw); /* anything else is told where we are */
 	return true;
+}
+
+void tw_reopen_confirmed(struct synfin_stack *st, struct tcb *tp)
+{
+	struct tw *tw = tw_lookup(st, tp->laddr, tp->lport, tp->faddr, tp->fport);
+	if (tw)
+		tw_free(st, tw, "reopened by a new connection");
+}
+
+void tw_restore(struct synfin_stack *st, struct tcb *tp)
+{
+	struct tw *tw = tw_lookup(st, tp->laddr, tp->lport, tp->faddr, tp->fport);
+	if (!tw || !tw->hidden)
+		return;
+	tw->hidden = 0;
+	tcp_state_event(st, -1, tw->laddr, tw->lport, tw->faddr, tw->fport, TCPS_CLOSED,
+			TCPS_TIME_WAIT, "the reopening SYN was an old duplicate");
 }
