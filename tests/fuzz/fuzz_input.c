@@ -1,8 +1,10 @@
 /*
- * libFuzzer target for the input path. The input is a script: a sequence of
- * records [flags][len_hi][len_lo][bytes...], each one IPv4 datagram given to
- * a stack that has a listener on port 80, a connection being opened and an
- * established one. Flag bit 0 asks the harness to fix the IPv4 and TCP
+ * libFuzzer target for the input path. The input's first byte picks the
+ * entry point: odd, Ethernet frames into a netif (Ethernet, ARP, IPv4,
+ * ICMP, TCP); even, IPv4 datagrams straight into the stack. The rest is a
+ * script: records [flags][len_hi][len_lo][bytes...], each one frame or
+ * datagram, given to a stack with a listener on port 80 and a connection
+ * being opened. Flag bit 0 asks the harness to fix the IPv4 and TCP
  * checksums first (so that the fuzzer reaches the TCP state machine, not
  * just the checksum test); bit 1 steers the addresses to the stack's own;
  * the upper bits advance the clock. Afterwards every timer is run far into
@@ -13,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "synfin/netif.h"
 #include "synfin/synfin.h"
 #include "wire/wire.h"
 
@@ -73,13 +76,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct synfin_ops ops = {.output = sink};
+	struct synfin_netif_ops nops = {.output = sink};
 	struct synfin_config cfg;
 	synfin_config_default(&cfg);
 	cfg.max_syn_backlog = 4; /* reach the SYN cookie path too */
 	synfin_time_t now = 1000000;
-	struct synfin_stack *st = synfin_stack_create(&cfg, &ops, LOCAL, 42, now);
-	if (!st)
-		return 0;
+	struct synfin_netif *nif = NULL;
+	struct synfin_stack *st;
+	uint8_t mac[6];
+	bool frames = size > 0 && (data[0] & 1);
+	if (size > 0) {
+		data++;
+		size--;
+	}
+	if (frames) {
+		struct synfin_netif_config ncfg;
+		synfin_netif_config_default(&ncfg);
+		ncfg.ip = LOCAL;
+		ncfg.prefix_len = 24;
+		nif = synfin_netif_create(&ncfg, &cfg, &nops, 42, now);
+		if (!nif)
+			return 0;
+		synfin_netif_mac(nif, mac);
+		st = synfin_netif_stack(nif);
+	} else {
+		st = synfin_stack_create(&cfg, &ops, LOCAL, 42, now);
+		if (!st)
+			return 0;
+	}
 	int l = synfin_socket(st);
 	synfin_bind(st, l, &(struct synfin_addr){0, 80});
 	synfin_listen(st, l, 2);
@@ -95,11 +119,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = size - i;
 		memcpy(buf, data + i, len);
 		i += len;
-		if (flags & 1)
-			fixup(buf, len, flags & 2);
 		now += (synfin_time_t)(flags >> 2) * 50000;
-		synfin_input(st, buf, len, now);
-		synfin_poll(st, now);
+		if (frames) {
+			/* an Ethernet header to us; with bit 0, an IPv4 datagram
+			 * behind it made plausible as above */
+			if ((flags & 1) && len >= 14) {
+				memcpy(buf, mac, 6);
+				buf[12] = 0x08;
+				buf[13] = (flags & 2) ? 0x00 : 0x06;
+				if (buf[13] == 0x00)
+					fixup(buf + 14, len - 14, true);
+			}
+			synfin_netif_input(nif, buf, len, now);
+			synfin_netif_poll(nif, now);
+		} else {
+			if (flags & 1)
+				fixup(buf, len, flags & 2);
+			synfin_input(st, buf, len, now);
+			synfin_poll(st, now);
+		}
 		int a = synfin_accept(st, l, NULL);
 		if (a >= 0) {
 			char rb[256];
@@ -110,13 +148,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	/* run every timer out: TIME_WAIT, keepalive, retransmissions */
-	for (int k = 0; k < 64 && synfin_next_deadline(st) != SYNFIN_TIME_NEVER; k++) {
-		now = synfin_next_deadline(st) > now ? synfin_next_deadline(st) : now + 1;
-		synfin_poll(st, now);
+	for (int k = 0; k < 64; k++) {
+		synfin_time_t d = nif ? synfin_netif_next_deadline(nif) : synfin_next_deadline(st);
+		if (d == SYNFIN_TIME_NEVER)
+			break;
+		now = d > now ? d : now + 1;
+		if (nif)
+			synfin_netif_poll(nif, now);
+		else
+			synfin_poll(st, now);
 	}
 	char table[4096];
 	synfin_netstat(st, table, sizeof table);
 	synfin_exit(st, 0);
-	synfin_stack_destroy(st);
+	if (nif)
+		synfin_netif_destroy(nif);
+	else
+		synfin_stack_destroy(st);
 	return 0;
 }
