@@ -12,7 +12,7 @@ LAB_SRC  = $(wildcard tools/lab/*.c)
 TEST_SRC = $(wildcard tests/*.c)
 SOCK_SRC = $(wildcard tools/sock/*.c)
 BENCH_SRC = $(wildcard tools/bench/*.c)
-HDRS     = $(wildcard include/synfin/*.h) $(wildcard src/*/*.h) $(wildcard tools/lab/*.h) tests/test.h
+HDRS     = $(wildcard include/synfin/*.h) $(wildcard src/*/*.h) $(wildcard tools/*/*.h) $(wildcard tests/*.h)
 
 B = build
 A = build/asan

@@ -248,7 +248,11 @@ TEST(send_nodelay_sends_small_tail_at_once)
 
 TEST(sws_override_timeout_sends_into_a_small_window)
 {
-	struct harness *h = h_new(NULL);
+	struct synfin_config cfg;
+	h_config(&cfg);
+	/* retransmissions out of the way: this is about the first sending */
+	cfg.rto_initial = cfg.rto_min = SEC(3);
+	struct harness *h = h_new(&cfg);
 	h_established(h, ACTIVE);
 	APP_SEND(h, ISS + 1, 5000);
 	EXPECT_SEG(h, TH_ACK, ISS + 1, IRS + 1, MSS);

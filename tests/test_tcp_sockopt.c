@@ -350,3 +350,48 @@ TEST(keepalive_options_read_back)
 	ASSERT_EQ(v, MSS);
 	h_free(h);
 }
+
+TEST(exit_closes_an_owners_sockets_without_lingering)
+{
+	struct harness *h = h_new(NULL);
+	h_established(h, ACTIVE);
+	ASSERT_EQ(synfin_set_owner(h->st, h->fd, 7), 0);
+	set_linger(h, h->fd, 1, 30);
+	synfin_exit(h->st, 7);
+	/* a process that exits closes gracefully and does not wait */
+	EXPECT_SEG(h, TH_FIN | TH_ACK, ISS + 1, IRS + 1, 0);
+	EXPECT_EV(h, TCPS_ESTABLISHED, TCPS_FIN_WAIT_1);
+	ASSERT_EQ(synfin_state(h->st, h->fd), -EBADF);
+	h->fd = -1;
+	h_free(h);
+}
+
+TEST(exit_with_linger_zero_resets)
+{
+	struct harness *h = h_new(NULL);
+	h_established(h, ACTIVE);
+	ASSERT_EQ(synfin_set_owner(h->st, h->fd, 7), 0);
+	set_linger(h, h->fd, 1, 0);
+	synfin_exit(h->st, 7);
+	EXPECT_SEG(h, TH_RST | TH_ACK, ISS + 1, IRS + 1, 0);
+	EXPECT_EV(h, TCPS_ESTABLISHED, TCPS_CLOSED);
+	h->fd = -1;
+	h_free(h);
+}
+
+TEST(send_buffer_full_eagain)
+{
+	struct synfin_config cfg;
+	h_config(&cfg);
+	cfg.sndbuf = 4096;
+	struct harness *h = h_new(&cfg);
+	h_established(h, ACTIVE);
+	SEND(h, T0 + MS(10), .flags = TH_ACK, .seq = IRS + 1, .ack = ISS + 1, .wnd = WND_ZERO);
+	static uint8_t buf[5000];
+	h_pattern(ISS + 1, buf, sizeof buf);
+	ASSERT_EQ(synfin_send(h->st, h->fd, buf, sizeof buf), 4096);
+	ASSERT_EQ(synfin_send(h->st, h->fd, buf, 1), -EAGAIN);
+	ASSERT_EQ(synfin_events(h->st, h->fd) & SYNFIN_EV_OUT, 0);
+	EXPECT_NONE(h);
+	h_free(h);
+}
