@@ -8,28 +8,10 @@
 #include "dev/pcap.h"
 #include "test.h"
 #include "wire/wire.h"
+#include "wire/bytes.h"
 
 #define A_CLIENT 0xc6120002u /* 198.18.0.2 */
 #define A_SERVER 0xc6120001u /* 198.18.0.1 */
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 /* Recompute the IPv4 header checksum after a test edited the header. */
 static void fix_ip_csum(uint8_t *pkt)

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "dev/loop.h"
+#include "wire/bytes.h"
 
 #define ETH_HLEN_ 14
 #define ETHERTYPE_IP_ 0x0800
@@ -50,16 +51,6 @@ void dev_loop_init(struct dev_loop *l, struct tap_dev *tap)
 }
 
 /* ---- the tcpdump-style frame printer ---- */
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* snprintf-like accumulation, as in wire/print.c: keeps counting past a
  * full buffer so the caller learns the length it would have needed. */

@@ -11,6 +11,7 @@
 #include "eth/eth.h"
 #include "synfin/netif.h"
 #include "wire/icmp.h"
+#include "wire/bytes.h"
 
 struct synfin_netif {
 	struct synfin_netif_config cfg;
@@ -99,11 +100,6 @@ static void eth_send(void *ctx, const uint8_t dst[ETH_ALEN], uint16_t type, cons
 	memcpy(nif->frame + ETH_HDR_LEN, payload, len);
 	nif->stats.eth_out++;
 	nif->ops.output(nif->ops.ctx, nif->frame, ETH_HDR_LEN + len);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* The stack's output: one IPv4 datagram, routed by destination. */

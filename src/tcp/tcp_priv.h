@@ -215,6 +215,10 @@ uint32_t tcp_keepcnt(const struct synfin_stack *st, const struct tcb *tp);
 /* ---- tcp_subr.c: control-block lifecycle ---- */
 struct tcb *tcp_newtcb(struct synfin_stack *st);
 void tcp_set_state(struct synfin_stack *st, struct tcb *tp, int state, const char *cause);
+/* The keyed hash of a 4-tuple, for the connection and TIME_WAIT tables:
+ * keyed so that a peer cannot choose ports that collide. */
+uint32_t tcp_tuple_hash(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
+			uint32_t faddr, uint16_t fport);
 void tcp_hash_insert(struct synfin_stack *st, struct tcb *tp);
 void tcp_hash_remove(struct synfin_stack *st, struct tcb *tp);
 struct tcb *tcp_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,

@@ -77,7 +77,7 @@ const char *tcp_flags_cause(uint8_t flags, char *buf)
 }
 
 /* ---- 4-tuple table ---- */
-static uint32_t tuple_hash(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
+uint32_t tcp_tuple_hash(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
 			   uint32_t faddr, uint16_t fport)
 {
 	/* Keyed, so that a peer cannot choose ports that collide. A full
@@ -96,7 +96,7 @@ static void conn_grow(struct synfin_stack *st)
 		while (st->conn_hash[i]) {
 			struct tcb *tp = st->conn_hash[i];
 			st->conn_hash[i] = tp->hnext;
-			uint32_t h = tuple_hash(st, tp->laddr, tp->lport, tp->faddr, tp->fport) & nmask;
+			uint32_t h = tcp_tuple_hash(st, tp->laddr, tp->lport, tp->faddr, tp->fport) & nmask;
 			tp->hnext = nh[h];
 			nh[h] = tp;
 		}
@@ -112,7 +112,7 @@ void tcp_hash_insert(struct synfin_stack *st, struct tcb *tp)
 		return;
 	if (st->nconn > st->conn_mask)
 		conn_grow(st);
-	uint32_t h = tuple_hash(st, tp->laddr, tp->lport, tp->faddr, tp->fport) & st->conn_mask;
+	uint32_t h = tcp_tuple_hash(st, tp->laddr, tp->lport, tp->faddr, tp->fport) & st->conn_mask;
 	tp->hnext = st->conn_hash[h];
 	st->conn_hash[h] = tp;
 	tp->t_flags |= TF_IN_HASH;
@@ -127,7 +127,7 @@ void tcp_hash_remove(struct synfin_stack *st, struct tcb *tp)
 	if (tp->state == TCPS_LISTEN) {
 		pp = &st->listeners;
 	} else {
-		uint32_t h = tuple_hash(st, tp->laddr, tp->lport, tp->faddr, tp->fport) & st->conn_mask;
+		uint32_t h = tcp_tuple_hash(st, tp->laddr, tp->lport, tp->faddr, tp->fport) & st->conn_mask;
 		pp = &st->conn_hash[h];
 		st->nconn--;
 	}
@@ -144,7 +144,7 @@ void tcp_hash_remove(struct synfin_stack *st, struct tcb *tp)
 struct tcb *tcp_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
 		       uint32_t faddr, uint16_t fport)
 {
-	uint32_t h = tuple_hash(st, laddr, lport, faddr, fport) & st->conn_mask;
+	uint32_t h = tcp_tuple_hash(st, laddr, lport, faddr, fport) & st->conn_mask;
 	for (struct tcb *tp = st->conn_hash[h]; tp; tp = tp->hnext)
 		if (tp->lport == lport && tp->fport == fport && tp->faddr == faddr && tp->laddr == laddr)
 			return tp;

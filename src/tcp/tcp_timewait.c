@@ -10,13 +10,6 @@
 
 #include "tcp/tcp_priv.h"
 
-static uint32_t tw_hash(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
-			uint32_t faddr, uint16_t fport)
-{
-	uint32_t t[3] = {laddr, faddr, ((uint32_t)lport << 16) | fport};
-	return (uint32_t)st_siphash(st, t, sizeof t);
-}
-
 static void tw_grow(struct synfin_stack *st)
 {
 	uint32_t nmask = st->tw_mask * 2 + 1;
@@ -27,7 +20,7 @@ static void tw_grow(struct synfin_stack *st)
 		while (st->tw_hash[i]) {
 			struct tw *tw = st->tw_hash[i];
 			st->tw_hash[i] = tw->hnext;
-			uint32_t h = tw_hash(st, tw->laddr, tw->lport, tw->faddr, tw->fport) & nmask;
+			uint32_t h = tcp_tuple_hash(st, tw->laddr, tw->lport, tw->faddr, tw->fport) & nmask;
 			tw->hnext = nh[h];
 			nh[h] = tw;
 		}
@@ -42,7 +35,7 @@ struct tw *tw_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t lpo
 {
 	if (st->ntw == 0)
 		return NULL;
-	uint32_t h = tw_hash(st, laddr, lport, faddr, fport) & st->tw_mask;
+	uint32_t h = tcp_tuple_hash(st, laddr, lport, faddr, fport) & st->tw_mask;
 	for (struct tw *tw = st->tw_hash[h]; tw; tw = tw->hnext)
 		if (tw->lport == lport && tw->fport == fport && tw->faddr == faddr && tw->laddr == laddr)
 			return tw;
@@ -51,7 +44,7 @@ struct tw *tw_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t lpo
 
 void tw_free(struct synfin_stack *st, struct tw *tw, const char *cause)
 {
-	uint32_t h = tw_hash(st, tw->laddr, tw->lport, tw->faddr, tw->fport) & st->tw_mask;
+	uint32_t h = tcp_tuple_hash(st, tw->laddr, tw->lport, tw->faddr, tw->fport) & st->tw_mask;
 	for (struct tw **pp = &st->tw_hash[h]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == tw) {
 			*pp = tw->hnext;
@@ -92,7 +85,7 @@ void tw_enter(struct synfin_stack *st, struct tcb *tp, const char *cause)
 		tw->tmr.idx = UINT32_MAX;
 		if (st->ntw > st->tw_mask)
 			tw_grow(st);
-		uint32_t h = tw_hash(st, tw->laddr, tw->lport, tw->faddr, tw->fport) & st->tw_mask;
+		uint32_t h = tcp_tuple_hash(st, tw->laddr, tw->lport, tw->faddr, tw->fport) & st->tw_mask;
 		tw->hnext = st->tw_hash[h];
 		st->tw_hash[h] = tw;
 		st->ntw++;

@@ -3,16 +3,7 @@
  * reassemble, so a fragment is reported rather than viewed.
  */
 #include "wire/wire.h"
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
+#include "wire/bytes.h"
 
 const char *wire_err_str(enum wire_err e)
 {

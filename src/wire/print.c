@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "wire/wire.h"
+#include "wire/bytes.h"
 
 /* snprintf-like accumulation: keeps counting after the buffer is full so
  * the caller learns the length it would have needed. */
@@ -37,16 +38,6 @@ static void out_printf(struct out *o, const char *fmt, ...)
 	va_end(ap);
 	if (r > 0)
 		o->n += (size_t)r;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static const char *ip_str(uint32_t ip, char buf[16])

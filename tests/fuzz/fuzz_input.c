@@ -18,6 +18,7 @@
 #include "synfin/netif.h"
 #include "synfin/synfin.h"
 #include "wire/wire.h"
+#include "wire/bytes.h"
 
 #define LOCAL 0xC6120001u
 #define PEER 0xC6120002u
@@ -27,18 +28,6 @@ static void sink(void *ctx, const uint8_t *pkt, size_t len)
 	(void)ctx;
 	(void)pkt;
 	(void)len;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
 }
 
 /* Make the datagram look plausible: our addresses, right lengths and

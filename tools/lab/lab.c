@@ -31,6 +31,8 @@ static bool lab_filter(void *ctx, const struct sim_host *from, const uint8_t *pk
 		.seq = seg.seq,
 		.ack = seg.ack,
 		.len = seg.len,
+		.has_ts = (seg.opt.has & TOF_TS) != 0,
+		.tsval = seg.opt.tsval,
 	};
 	if (lab->drop && lab->drop(lab, s.from, &s)) {
 		s.dropped = true;
@@ -409,4 +411,54 @@ const char *lab_errname(int err)
 		if (names[i].e == err)
 			return names[i].n;
 	return strerror(err);
+}
+
+#define PAIR_LIMIT SYNFIN_SEC(600)
+
+bool lab_pair(struct lab *lab, uint16_t port, uint16_t lport, int *l, int *c, int *s)
+{
+	if (*l < 0)
+		*l = lab_listen(lab, SERVER, port, 5, false);
+	if (*l < 0)
+		return false;
+	*c = lab_connect(lab, CLIENT, lport, LAB_SERVER_IP, port);
+	if (*c < 0)
+		return false;
+	if (!lab_wait_state(lab, CLIENT, *c, TCPS_ESTABLISHED, PAIR_LIMIT)) {
+		lab_fail(lab, __FILE__, __LINE__, "client never ESTABLISHED");
+		return false;
+	}
+	*s = lab_accept(lab, SERVER, *l, PAIR_LIMIT);
+	if (*s < 0)
+		return false;
+	if (!lab_wait_state(lab, SERVER, *s, TCPS_ESTABLISHED, PAIR_LIMIT)) {
+		lab_fail(lab, __FILE__, __LINE__, "server side never ESTABLISHED");
+		return false;
+	}
+	return true;
+}
+
+bool lab_line(struct lab *lab, int from, int ffd, int to, int tfd, const char *text)
+{
+	char buf[128];
+	size_t n = strlen(text);
+	if (n > sizeof buf) {
+		lab_fail(lab, __FILE__, __LINE__, "line too long for lab_line");
+		return false;
+	}
+	if (!lab_send_str(lab, from, ffd, text))
+		return false;
+	if (lab_read_n(lab, to, tfd, buf, n, PAIR_LIMIT) != (long)n || memcmp(buf, text, n)) {
+		lab_fail(lab, __FILE__, __LINE__, "the line \"%.*s\" did not arrive intact",
+			 (int)(n ? n - 1 : 0), text);
+		return false;
+	}
+	return true;
+}
+
+uint16_t lab_local_port(struct lab *lab, int host, int fd)
+{
+	struct synfin_addr a = {0, 0};
+	synfin_getsockname(lab_st(lab, host), fd, &a);
+	return a.port;
 }

@@ -31,6 +31,8 @@ struct lab_seg {
 	int from;               /* host index */
 	uint8_t flags;
 	uint32_t seq, ack, len;
+	bool has_ts;            /* a timestamp option, and its TSval */
+	uint32_t tsval;
 	bool dropped;           /* dropped by the scenario's own rule */
 };
 
@@ -111,6 +113,14 @@ bool lab_wait_gone(struct lab *lab, int host, uint16_t lport, uint32_t faddr, ui
 		   synfin_time_t limit);
 /* The state of a 4-tuple on a host as netstat shows it (TCPS_CLOSED if no row). */
 int lab_tuple_state(struct lab *lab, int host, uint16_t lport, uint32_t faddr, uint16_t fport);
+
+/* The server listens on `port` (unless *l is already a listener, >= 0);
+ * the client connects from `lport` (0: ephemeral); both ESTABLISHED.
+ * Returns false, with the scenario failed, if not. */
+bool lab_pair(struct lab *lab, uint16_t port, uint16_t lport, int *l, int *c, int *s);
+/* Send a line from one end and read it whole at the other; false (failed) if not. */
+bool lab_line(struct lab *lab, int from, int ffd, int to, int tfd, const char *text);
+uint16_t lab_local_port(struct lab *lab, int host, int fd);
 
 /* Socket helpers: each returns the fd or fails the scenario (then -1). */
 int lab_listen(struct lab *lab, int host, uint16_t port, int backlog, bool reuseaddr);

@@ -7,35 +7,12 @@
 
 #define LIMIT SYNFIN_SEC(600)
 
-/* A connected pair on port 80; returns false (scenario failed) if not. */
+/* A network, then a connected pair on port 80; false (failed) if not. */
 static bool pair(struct lab *lab, const struct synfin_config *cfg, int *l, int *c, int *s)
 {
 	lab_setup(lab, 2, cfg);
-	*l = lab_listen(lab, SERVER, 80, 5, false);
-	if (*l < 0)
-		return false;
-	*c = lab_connect(lab, CLIENT, 0, LAB_SERVER_IP, 80);
-	if (*c < 0)
-		return false;
-	if (!lab_wait_state(lab, CLIENT, *c, TCPS_ESTABLISHED, LIMIT)) {
-		lab_fail(lab, __FILE__, __LINE__, "client never ESTABLISHED");
-		return false;
-	}
-	*s = lab_accept(lab, SERVER, *l, LIMIT);
-	if (*s < 0)
-		return false;
-	if (!lab_wait_state(lab, SERVER, *s, TCPS_ESTABLISHED, LIMIT)) {
-		lab_fail(lab, __FILE__, __LINE__, "server side never ESTABLISHED");
-		return false;
-	}
-	return true;
-}
-
-static uint16_t local_port(struct lab *lab, int host, int fd)
-{
-	struct synfin_addr a = {0, 0};
-	synfin_getsockname(lab_st(lab, host), fd, &a);
-	return a.port;
+	*l = -1;
+	return lab_pair(lab, 80, 0, l, c, s);
 }
 
 void scen_close(struct lab *lab)
@@ -44,7 +21,7 @@ void scen_close(struct lab *lab)
 	if (!pair(lab, NULL, &l, &c, &s))
 		return;
 	struct synfin_stack *cs = lab_st(lab, CLIENT), *ss = lab_st(lab, SERVER);
-	uint16_t cport = local_port(lab, CLIENT, c);
+	uint16_t cport = lab_local_port(lab, CLIENT, c);
 	lab_note(lab, "the client closes (active close)");
 	CHECK(lab, synfin_close(cs, c) == 0, "close failed");
 	CHECK(lab, lab_tuple_state(lab, CLIENT, cport, LAB_SERVER_IP, 80) == TCPS_FIN_WAIT_1,
@@ -101,7 +78,7 @@ void scen_close_combined(struct lab *lab)
 	if (!pair(lab, NULL, &l, &c, &s))
 		return;
 	struct synfin_stack *cs = lab_st(lab, CLIENT), *ss = lab_st(lab, SERVER);
-	uint16_t cport = local_port(lab, CLIENT, c);
+	uint16_t cport = lab_local_port(lab, CLIENT, c);
 	int first = lab->nsegs;
 	lab_note(lab, "the client closes; the server closes as soon as it reads EOF");
 	CHECK(lab, synfin_close(cs, c) == 0, "close failed");
@@ -129,7 +106,7 @@ void scen_close_by_server(struct lab *lab)
 	int l, c, s;
 	if (!pair(lab, NULL, &l, &c, &s))
 		return;
-	uint16_t cport = local_port(lab, CLIENT, c);
+	uint16_t cport = lab_local_port(lab, CLIENT, c);
 	lab_note(lab, "the server closes first (active close), e.g. after sending a reply");
 	CHECK(lab, lab_send_str(lab, SERVER, s, "bye\n"), "send");
 	CHECK(lab, synfin_close(lab_st(lab, SERVER), s) == 0, "close");
@@ -153,7 +130,7 @@ void scen_half_close(struct lab *lab)
 	if (!pair(lab, NULL, &l, &c, &s))
 		return;
 	struct synfin_stack *cs = lab_st(lab, CLIENT), *ss = lab_st(lab, SERVER);
-	uint16_t cport = local_port(lab, CLIENT, c);
+	uint16_t cport = lab_local_port(lab, CLIENT, c);
 	lab_note(lab, "the client sends a request, then shutdown(SHUT_WR): 'no more from me'");
 	CHECK(lab, lab_send_str(lab, CLIENT, c, "sort these lines\n"), "send");
 	CHECK(lab, synfin_shutdown(cs, c, SYNFIN_SHUT_WR) == 0, "shutdown");
@@ -191,7 +168,7 @@ void scen_simultaneous_close(struct lab *lab)
 	int l, c, s;
 	if (!pair(lab, NULL, &l, &c, &s))
 		return;
-	uint16_t cport = local_port(lab, CLIENT, c);
+	uint16_t cport = lab_local_port(lab, CLIENT, c);
 	lab_note(lab, "both applications close at the same instant: the FINs cross");
 	CHECK(lab, synfin_close(lab_st(lab, CLIENT), c) == 0, "close");
 	CHECK(lab, synfin_close(lab_st(lab, SERVER), s) == 0, "close");
@@ -226,7 +203,7 @@ void scen_fin_wait_2_timeout(struct lab *lab)
 	int l, c, s;
 	if (!pair(lab, NULL, &l, &c, &s))
 		return;
-	uint16_t cport = local_port(lab, CLIENT, c);
+	uint16_t cport = lab_local_port(lab, CLIENT, c);
 	lab_note(lab, "the client closes; the server application never does");
 	CHECK(lab, synfin_close(lab_st(lab, CLIENT), c) == 0, "close");
 	CHECK(lab, lab_wait_state(lab, SERVER, s, TCPS_CLOSE_WAIT, LIMIT), "server never CLOSE_WAIT");
@@ -282,7 +259,7 @@ void scen_ctrl_c(struct lab *lab)
 	if (!pair(lab, NULL, &l, &c, &s))
 		return;
 	struct synfin_stack *cs = lab_st(lab, CLIENT);
-	uint16_t cport = local_port(lab, CLIENT, c);
+	uint16_t cport = lab_local_port(lab, CLIENT, c);
 	synfin_set_owner(cs, c, 42);
 	CHECK(lab, lab_send_str(lab, CLIENT, c, "last words\n"), "send");
 	lab_note(lab, "the client process (owner 42) is killed with Ctrl+C with data still unsent");
@@ -307,7 +284,7 @@ void scen_linger_abort(struct lab *lab)
 	if (!pair(lab, NULL, &l, &c, &s))
 		return;
 	struct synfin_stack *cs = lab_st(lab, CLIENT);
-	uint16_t cport = local_port(lab, CLIENT, c);
+	uint16_t cport = lab_local_port(lab, CLIENT, c);
 	lab_set_linger(lab, CLIENT, c, 1, 0);
 	CHECK(lab, lab_send_str(lab, CLIENT, c, "1, 2, 3\n"), "send");
 	char buf[16];
@@ -378,7 +355,7 @@ void scen_unread_close(struct lab *lab)
 	int l, c, s;
 	if (!pair(lab, NULL, &l, &c, &s))
 		return;
-	uint16_t cport = local_port(lab, CLIENT, c);
+	uint16_t cport = lab_local_port(lab, CLIENT, c);
 	lab_note(lab, "the client sends a line the server never reads; the server closes");
 	CHECK(lab, lab_send_str(lab, CLIENT, c, "you will not read this\n"), "send");
 	struct synfin_stack *ss = lab_st(lab, SERVER);

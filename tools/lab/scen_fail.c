@@ -10,51 +10,6 @@
 
 #define LIMIT SYNFIN_SEC(600)
 
-/* The server listens on `port`; the client connects; both ESTABLISHED. */
-static bool connect_pair(struct lab *lab, uint16_t port, int *l, int *c, int *s)
-{
-	if (*l < 0)
-		*l = lab_listen(lab, SERVER, port, 5, false);
-	if (*l < 0)
-		return false;
-	*c = lab_connect(lab, CLIENT, 0, LAB_SERVER_IP, port);
-	if (*c < 0)
-		return false;
-	if (!lab_wait_state(lab, CLIENT, *c, TCPS_ESTABLISHED, LIMIT)) {
-		lab_fail(lab, __FILE__, __LINE__, "client never ESTABLISHED");
-		return false;
-	}
-	*s = lab_accept(lab, SERVER, *l, LIMIT);
-	if (*s < 0)
-		return false;
-	if (!lab_wait_state(lab, SERVER, *s, TCPS_ESTABLISHED, LIMIT)) {
-		lab_fail(lab, __FILE__, __LINE__, "server side never ESTABLISHED");
-		return false;
-	}
-	return true;
-}
-
-/* A line from `from` to `to`, read there in full; false (failed) if not. */
-static bool line(struct lab *lab, int from, int ffd, int to, int tfd, const char *text)
-{
-	char buf[128];
-	size_t n = strlen(text);
-	if (!lab_send_str(lab, from, ffd, text))
-		return false;
-	if (lab_read_n(lab, to, tfd, buf, n, LIMIT) != (long)n || memcmp(buf, text, n)) {
-		lab_fail(lab, __FILE__, __LINE__, "the line \"%.*s\" did not arrive intact", (int)(n - 1), text);
-		return false;
-	}
-	return true;
-}
-
-static uint16_t local_port(struct lab *lab, int host, int fd)
-{
-	struct synfin_addr a = {0, 0};
-	synfin_getsockname(lab_st(lab, host), fd, &a);
-	return a.port;
-}
-
 static double secs(synfin_time_t t)
 {
 	return (double)t / 1e6;
@@ -68,10 +23,10 @@ void scen_half_open(struct lab *lab)
 	int l = -1, c, s;
 
 	lab_note(lab, "bsdi %% telnet svr4 discard: the client connects to the server's discard service (port 9)");
-	if (!connect_pair(lab, 9, &l, &c, &s))
+	if (!lab_pair(lab, 9, 0, &l, &c, &s))
 		return;
-	uint16_t cport = local_port(lab, CLIENT, c);
-	if (!line(lab, CLIENT, c, SERVER, s, "hi there\n"))
+	uint16_t cport = lab_local_port(lab, CLIENT, c);
+	if (!lab_line(lab, CLIENT, c, SERVER, s, "hi there\n"))
 		return;
 	lab_run_for(lab, SYNFIN_SEC(1));
 	lab_netstat(lab, SERVER);
@@ -172,7 +127,7 @@ void scen_keepalive(struct lab *lab)
 
 	/* ---- (a) the peer vanishes: the defaults, 7200 s + 9 x 75 s ---- */
 	lab_note(lab, "(a) a client with SO_KEEPALIVE and the default timers; then the server vanishes");
-	if (!connect_pair(lab, 23, &l, &c, &s))
+	if (!lab_pair(lab, 23, 0, &l, &c, &s))
 		return;
 	lab_set_int(lab, CLIENT, c, SYNFIN_SOL_SOCKET, SYNFIN_SO_KEEPALIVE, 1);
 	int idle = get_int(lab, CLIENT, c, SYNFIN_SOL_TCP, SYNFIN_TCP_KEEPIDLE);
@@ -182,7 +137,7 @@ void scen_keepalive(struct lab *lab)
 	lab_note(lab, "keepalive: idle %d s, then a probe every %d s, %d unanswered probes and the "
 		      "connection is dropped (the seed says 10 probes; BSD and Linux send 9)",
 		 idle, intvl, cnt);
-	if (!line(lab, CLIENT, c, SERVER, s, "login: guest\n") || !line(lab, SERVER, s, CLIENT, c, "welcome\n"))
+	if (!lab_line(lab, CLIENT, c, SERVER, s, "login: guest\n") || !lab_line(lab, SERVER, s, CLIENT, c, "welcome\n"))
 		return;
 	synfin_time_t welcomed = lab_now(lab);
 	lab_run_for(lab, SYNFIN_SEC(60));
@@ -253,7 +208,7 @@ void scen_keepalive(struct lab *lab)
 		      "the client's own timers (TCP_KEEPIDLE 600, TCP_KEEPINTVL 60, TCP_KEEPCNT 5), the "
 		      "server's the defaults");
 	int c2, s2;
-	if (!connect_pair(lab, 23, &l, &c2, &s2))
+	if (!lab_pair(lab, 23, 0, &l, &c2, &s2))
 		return;
 	lab_set_int(lab, CLIENT, c2, SYNFIN_SOL_SOCKET, SYNFIN_SO_KEEPALIVE, 1);
 	lab_set_int(lab, CLIENT, c2, SYNFIN_SOL_TCP, SYNFIN_TCP_KEEPIDLE, 600);
@@ -267,7 +222,7 @@ void scen_keepalive(struct lab *lab)
 	      intvl, cnt);
 	CHECK(lab, get_int(lab, SERVER, s2, SYNFIN_SOL_TCP, SYNFIN_TCP_KEEPIDLE) == 7200,
 	      "the server's socket does not have the default idle time");
-	if (!line(lab, CLIENT, c2, SERVER, s2, "login: guest\n") || !line(lab, SERVER, s2, CLIENT, c2, "welcome\n"))
+	if (!lab_line(lab, CLIENT, c2, SERVER, s2, "login: guest\n") || !lab_line(lab, SERVER, s2, CLIENT, c2, "welcome\n"))
 		return;
 	from = lab->nsegs;
 	synfin_time_t t0 = lab_now(lab);
@@ -332,7 +287,7 @@ void scen_keepalive(struct lab *lab)
 		CHECK(lab, cp == want && sp == 1, "client %llu, server %llu probes, want %llu and 1", (unsigned long long)cp,
 		      (unsigned long long)sp, (unsigned long long)want);
 	}
-	if (!line(lab, CLIENT, c2, SERVER, s2, "still there?\n") || !line(lab, SERVER, s2, CLIENT, c2, "yes\n"))
+	if (!lab_line(lab, CLIENT, c2, SERVER, s2, "still there?\n") || !lab_line(lab, SERVER, s2, CLIENT, c2, "yes\n"))
 		return;
 	lab_note(lab, "and the connection still carries data");
 	synfin_close(cs, c2);
@@ -375,12 +330,12 @@ void scen_challenge_ack(struct lab *lab)
 	const struct synfin_stats *st = synfin_get_stats(cs);
 	int l = -1, c, s;
 
-	if (!connect_pair(lab, 80, &l, &c, &s))
+	if (!lab_pair(lab, 80, 0, &l, &c, &s))
 		return;
-	uint16_t cport = local_port(lab, CLIENT, c);
+	uint16_t cport = lab_local_port(lab, CLIENT, c);
 	const char *req = "GET / HTTP/1.0\n", *resp = "HTTP/1.0 200 OK\n";
 	uint32_t sent_by_server = 0, sent_by_client = 0;
-	if (!line(lab, CLIENT, c, SERVER, s, req) || !line(lab, SERVER, s, CLIENT, c, resp))
+	if (!lab_line(lab, CLIENT, c, SERVER, s, req) || !lab_line(lab, SERVER, s, CLIENT, c, resp))
 		return;
 	sent_by_client += (uint32_t)strlen(req);
 	sent_by_server += (uint32_t)strlen(resp);
@@ -443,7 +398,7 @@ void scen_challenge_ack(struct lab *lab)
 	lab_netstat(lab, CLIENT);
 	lab_netstat(lab, SERVER);
 	const char *q = "still there?\n", *a = "yes\n";
-	if (!line(lab, CLIENT, c, SERVER, s, q) || !line(lab, SERVER, s, CLIENT, c, a))
+	if (!lab_line(lab, CLIENT, c, SERVER, s, q) || !lab_line(lab, SERVER, s, CLIENT, c, a))
 		return;
 	sent_by_client += (uint32_t)strlen(q);
 	sent_by_server += (uint32_t)strlen(a);

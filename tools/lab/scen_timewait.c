@@ -13,50 +13,6 @@
 #define SUN_PORT 6666  /* the seed's server port */
 #define BSDI_PORT 1098 /* the seed's client port */
 
-/* The server listens on `port`; the client connects to it from `lport`
- * (0: an ephemeral port); both ends ESTABLISHED. False if not (failed). */
-static bool connect_pair(struct lab *lab, uint16_t port, uint16_t lport, int *l, int *c, int *s)
-{
-	*l = lab_listen(lab, SERVER, port, 5, false);
-	if (*l < 0)
-		return false;
-	*c = lab_connect(lab, CLIENT, lport, LAB_SERVER_IP, port);
-	if (*c < 0)
-		return false;
-	if (!lab_wait_state(lab, CLIENT, *c, TCPS_ESTABLISHED, LIMIT)) {
-		lab_fail(lab, __FILE__, __LINE__, "client never ESTABLISHED");
-		return false;
-	}
-	*s = lab_accept(lab, SERVER, *l, LIMIT);
-	if (*s < 0)
-		return false;
-	if (!lab_wait_state(lab, SERVER, *s, TCPS_ESTABLISHED, LIMIT)) {
-		lab_fail(lab, __FILE__, __LINE__, "server side never ESTABLISHED");
-		return false;
-	}
-	return true;
-}
-
-/* A line from `from` to `to`, read there in full; false (failed) if not. */
-static bool line(struct lab *lab, int from, int ffd, int to, int tfd, const char *text)
-{
-	char buf[128];
-	size_t n = strlen(text);
-	if (!lab_send_str(lab, from, ffd, text))
-		return false;
-	if (lab_read_n(lab, to, tfd, buf, n, LIMIT) != (long)n || memcmp(buf, text, n)) {
-		lab_fail(lab, __FILE__, __LINE__, "the line \"%.*s\" did not arrive intact", (int)(n - 1), text);
-		return false;
-	}
-	return true;
-}
-
-static uint16_t local_port(struct lab *lab, int host, int fd)
-{
-	struct synfin_addr a = {0, 0};
-	synfin_getsockname(lab_st(lab, host), fd, &a);
-	return a.port;
-}
 
 struct tuple_ctx {
 	int host, state;
@@ -136,11 +92,11 @@ static void tw_rst_note(struct lab *lab)
  * server entered TIME_WAIT. */
 static bool server_closes_first(struct lab *lab, uint16_t lport, uint16_t *cport, synfin_time_t *entered)
 {
-	int l, c, s;
-	if (!connect_pair(lab, SUN_PORT, lport, &l, &c, &s))
+	int l = -1, c, s;
+	if (!lab_pair(lab, SUN_PORT, lport, &l, &c, &s))
 		return false;
-	*cport = local_port(lab, CLIENT, c);
-	if (!line(lab, CLIENT, c, SERVER, s, "hello, sun\n") || !line(lab, SERVER, s, CLIENT, c, "hello, bsdi\n"))
+	*cport = lab_local_port(lab, CLIENT, c);
+	if (!lab_line(lab, CLIENT, c, SERVER, s, "hello, sun\n") || !lab_line(lab, SERVER, s, CLIENT, c, "hello, bsdi\n"))
 		return false;
 	lab_netstat(lab, SERVER);
 	lab_note(lab, "the server program is terminated: its sockets close, so this time the server "
@@ -301,7 +257,7 @@ void scen_time_wait_connect(struct lab *lab)
 	CHECK(lab, lab_wait_state(lab, CLIENT, bs, TCPS_ESTABLISHED, LIMIT), "bsdi's side never ESTABLISHED");
 	CHECK(lab, synfin_getpeername(cs, bs, &peer) == 0 && peer.ip == LAB_SERVER_IP && peer.port == SUN_PORT,
 	      "bsdi's connection is not from 198.18.0.1.6666");
-	if (!line(lab, SERVER, fd, CLIENT, bs, "the same socket pair, a new incarnation\n"))
+	if (!lab_line(lab, SERVER, fd, CLIENT, bs, "the same socket pair, a new incarnation\n"))
 		return;
 	lab_note(lab, "connected on 198.18.0.1.6666 to 198.18.0.2.1098: a new incarnation of the pair");
 	lab_netstat(lab, SERVER);
@@ -309,55 +265,10 @@ void scen_time_wait_connect(struct lab *lab)
 	tw_rst_note(lab);
 }
 
-/* The TSval of every segment logged, index for index with lab->segs. */
-static struct {
-	bool has[LAB_MAX_SEGS];
-	uint32_t tsval[LAB_MAX_SEGS];
-} ts_log;
-
-static int host_index(const struct lab *lab, const struct sim_host *h)
-{
-	for (int i = 0; i < lab->nhosts; i++)
-		if (lab->h[i] == h)
-			return i;
-	return -1;
-}
-
-/* The framework's datagram filter (the same log and the same drop rule as
- * lab.c's), which also keeps each segment's timestamp option. */
-static bool ts_filter(void *ctx, const struct sim_host *from, const uint8_t *pkt, size_t len)
-{
-	struct lab *lab = ctx;
-	struct ip4_view ip;
-	struct tcp_seg seg;
-	if (ip4_parse(pkt, len, &ip) != WIRE_OK || ip.proto != IPPROTO_TCP_ ||
-	    tcp_parse(&ip, &seg) != WIRE_OK)
-		return false;
-	struct lab_seg s = {
-		.t = lab_now(lab),
-		.from = host_index(lab, from),
-		.flags = seg.flags,
-		.seq = seg.seq,
-		.ack = seg.ack,
-		.len = seg.len,
-	};
-	if (lab->drop && lab->drop(lab, s.from, &s)) {
-		s.dropped = true;
-		lab->drop_count++;
-	}
-	if (lab->nsegs < LAB_MAX_SEGS) {
-		ts_log.has[lab->nsegs] = (seg.opt.has & TOF_TS) != 0;
-		ts_log.tsval[lab->nsegs] = seg.opt.tsval;
-		lab->segs[lab->nsegs++] = s;
-	}
-	return s.dropped;
-}
 
 void scen_time_wait_reopen(struct lab *lab)
 {
 	tw_setup(lab);
-	memset(&ts_log, 0, sizeof ts_log);
-	sim_set_filter(lab->sim, ts_filter, lab);
 	struct synfin_stack *ss = lab_st(lab, SERVER);
 	uint16_t cport;
 	synfin_time_t entered;
@@ -374,14 +285,14 @@ void scen_time_wait_reopen(struct lab *lab)
 	int cfin = lab_find(lab, CLIENT, TH_FIN, 0, 0);
 	int sfin = lab_find(lab, SERVER, TH_FIN, 0, 0);
 	CHECK(lab, syn0 >= 0 && synack0 >= 0 && cfin >= 0 && sfin >= 0, "the old connection's SYNs or FINs are missing");
-	CHECK(lab, ts_log.has[syn0] && ts_log.has[synack0], "timestamps were not negotiated on the old connection");
+	CHECK(lab, lab->segs[syn0].has_ts && lab->segs[synack0].has_ts, "timestamps were not negotiated on the old connection");
 	uint32_t old_rcv_nxt = lab->segs[cfin].seq + lab->segs[cfin].len + 1;
 	uint32_t old_snd_nxt = lab->segs[sfin].seq + lab->segs[sfin].len + 1;
 	int old_end = lab->nsegs;
-	uint32_t old_ts = ts_log.tsval[syn0];
+	uint32_t old_ts = lab->segs[syn0].tsval;
 	for (int i = 0; i < old_end; i++)
-		if (lab->segs[i].from == CLIENT && ts_log.has[i] && seq_gt(ts_log.tsval[i], old_ts))
-			old_ts = ts_log.tsval[i];
+		if (lab->segs[i].from == CLIENT && lab->segs[i].has_ts && seq_gt(lab->segs[i].tsval, old_ts))
+			old_ts = lab->segs[i].tsval;
 	lab_note(lab, "sun holds (198.18.0.1.6666, 198.18.0.2.1098) in TIME_WAIT with RCV.NXT %u (just past "
 		      "bsdi's FIN) and TS.Recent from bsdi's timestamps (the newest bsdi sent: %u); bsdi did "
 		      "the passive close, so its end is gone and port 1098 is free there:",
@@ -424,16 +335,16 @@ void scen_time_wait_reopen(struct lab *lab)
 	int synack = lab_find(lab, SERVER, TH_SYN | TH_ACK, 0, from);
 	CHECK(lab, syn >= 0 && synack >= 0, "the new SYN or SYN,ACK is missing");
 	uint32_t iss = lab->segs[syn].seq;
-	CHECK(lab, ts_log.has[syn], "the new SYN carries no timestamp");
-	CHECK(lab, seq_gt(ts_log.tsval[syn], old_ts),
+	CHECK(lab, lab->segs[syn].has_ts, "the new SYN carries no timestamp");
+	CHECK(lab, seq_gt(lab->segs[syn].tsval, old_ts),
 	      "the new SYN's TSval %u is not newer than TS.Recent %u, yet TIME_WAIT was reopened",
-	      ts_log.tsval[syn], old_ts);
+	      lab->segs[syn].tsval, old_ts);
 	CHECK(lab, seq_gt(iss, old_rcv_nxt), "the new ISN %u is not above the old RCV.NXT %u", iss, old_rcv_nxt);
 	lab_note(lab, "the new SYN: ISN %u is %u above the old RCV.NXT %u (the RFC 6528 ISN grows by one "
 		      "every 4 us, %u in %.3f s, and the old connection used only a few bytes); TSval %u is %u "
 		      "ms newer than bsdi's newest old TSval %u",
 		 iss, iss - old_rcv_nxt, old_rcv_nxt, iss - lab->segs[syn0].seq,
-		 secs(lab->segs[syn].t - lab->segs[syn0].t), ts_log.tsval[syn], ts_log.tsval[syn] - old_ts, old_ts);
+		 secs(lab->segs[syn].t - lab->segs[syn0].t), lab->segs[syn].tsval, lab->segs[syn].tsval - old_ts, old_ts);
 	lab_note(lab, "rule applied: both ends used timestamps, so RFC 6191 decides: a SYN with a newer "
 		      "TSval ends TIME_WAIT; the Berkeley rule of the book (RFC 1122 4.2.2.13: an ISN above "
 		      "the old RCV.NXT) would have agreed");
@@ -441,7 +352,7 @@ void scen_time_wait_reopen(struct lab *lab)
 		      "anything the old one can have in flight (the book's BSD added 128000)",
 		 lab->segs[synack].seq, old_snd_nxt, lab->segs[synack].seq - old_snd_nxt);
 
-	if (!line(lab, CLIENT, c, SERVER, s, "a new incarnation\n") || !line(lab, SERVER, s, CLIENT, c, "it works\n"))
+	if (!lab_line(lab, CLIENT, c, SERVER, s, "a new incarnation\n") || !lab_line(lab, SERVER, s, CLIENT, c, "it works\n"))
 		return;
 	lab_note(lab, "the new connection carries data both ways; the TIME_WAIT row is gone:");
 	lab_netstat(lab, SERVER);
@@ -482,11 +393,11 @@ void scen_time_wait_lost_ack(struct lab *lab)
 	static int first;
 	tw_setup(lab);
 	struct synfin_stack *cs = lab_st(lab, CLIENT), *ss = lab_st(lab, SERVER);
-	int l, c, s;
-	if (!connect_pair(lab, 80, 0, &l, &c, &s))
+	int l = -1, c, s;
+	if (!lab_pair(lab, 80, 0, &l, &c, &s))
 		return;
-	uint16_t cport = local_port(lab, CLIENT, c);
-	if (!line(lab, CLIENT, c, SERVER, s, "GET /\n"))
+	uint16_t cport = lab_local_port(lab, CLIENT, c);
+	if (!lab_line(lab, CLIENT, c, SERVER, s, "GET /\n"))
 		return;
 
 	first = -1;
