@@ -106,6 +106,10 @@ struct synfin_config {
 	uint32_t max_syn_backlog;      /* SYN_RCVD connections per listener: 128 */
 	uint16_t ephemeral_lo;         /* RFC 6056 range: 32768 .. 60999 */
 	uint16_t ephemeral_hi;
+	/* The link guarantees integrity (an in-process link, a loopback): the
+	 * TCP checksum is neither computed nor verified, as a kernel does on
+	 * loopback. Never set it on a link that can corrupt: off. */
+	bool checksum_offload;
 };
 void synfin_config_default(struct synfin_config *cfg);
 

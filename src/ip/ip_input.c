@@ -34,7 +34,7 @@ void synfin_input(struct synfin_stack *st, const uint8_t *pkt, size_t len, synfi
 		return;
 	}
 	st->stats.tcp_in++;
-	e = tcp_parse(&ip, &seg);
+	e = tcp_parse_ex(&ip, &seg, !st->cfg.checksum_offload);
 	if (e != WIRE_OK) {
 		if (e == WIRE_BAD_CSUM)
 			st->stats.tcp_bad_csum++;

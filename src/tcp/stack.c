@@ -52,9 +52,14 @@ void synfin_config_default(struct synfin_config *c)
 }
 
 /* ---- memory ---- */
+void *st_alloc_raw(struct synfin_stack *st, size_t size)
+{
+	return st->ops.alloc ? st->ops.alloc(st->ops.ctx, size) : malloc(size);
+}
+
 void *st_alloc(struct synfin_stack *st, size_t size)
 {
-	void *p = st->ops.alloc ? st->ops.alloc(st->ops.ctx, size) : malloc(size);
+	void *p = st_alloc_raw(st, size);
 	if (p)
 		memset(p, 0, size);
 	return p;
@@ -166,10 +171,12 @@ struct synfin_stack *synfin_stack_create(const struct synfin_config *cfg,
 	st->rng_state = seed;
 	st->key[0] = splitmix(&st->rng_state);
 	st->key[1] = splitmix(&st->rng_state);
+	st->hkey[0] = splitmix(&st->rng_state);
+	st->hkey[1] = splitmix(&st->rng_state);
 	st->ephemeral_next = (uint32_t)splitmix(&st->rng_state);
 	st->ip_id = (uint16_t)splitmix(&st->rng_state);
 	st->quiet_until = st->cfg.quiet_time ? now + st->cfg.msl : now;
-	st->outcap = 2 * st->cfg.mtu; /* the datagram, then a payload scratch */
+	st->outcap = st->cfg.mtu;
 	st->outbuf = st_alloc(st, st->outcap);
 	st->conn_mask = 255;
 	st->conn_hash = st_alloc(st, (st->conn_mask + 1) * sizeof *st->conn_hash);
@@ -222,12 +229,12 @@ void synfin_stack_destroy(struct synfin_stack *st)
 			st_free(st, tw, sizeof *tw);
 		}
 	}
-	for (int i = 0; i < BIND_BUCKETS; i++) {
-		while (st->bind_hash[i]) {
-			struct bindb *b = st->bind_hash[i];
-			st->bind_hash[i] = b->next;
-			st_free(st, b, sizeof *b);
-		}
+	for (int c = 0; c < 65536 / PORT_CHUNK; c++) {
+		if (!st->ports[c])
+			continue;
+		for (int i = 0; i < PORT_CHUNK; i++)
+			st_free(st, st->ports[c][i], sizeof(struct bindb));
+		st_free(st, st->ports[c], PORT_CHUNK * sizeof *st->ports[c]);
 	}
 	st_free(st, st->fds, st->nfds * sizeof *st->fds);
 	st_free(st, st->heap, st->heap_cap * sizeof *st->heap);

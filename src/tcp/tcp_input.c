@@ -67,7 +67,8 @@ static struct tcb *new_child(struct synfin_stack *st, struct tcb *l, const struc
 	tp->t_flags |= TF_PASSIVE;
 	tp->irs = seg->seq;
 	tp->rcv_nxt = tp->rcv_adv = seg->seq + 1;
-	tp->iss = iss ? iss : tcp_new_isn(st, tp->laddr, tp->lport, tp->faddr, tp->fport);
+	if (iss)
+		tp->iss = iss; /* a TIME_WAIT reopen: beyond the old incarnation */
 	tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
 	tp->snd_wnd = seg->wnd; /* never scaled on a SYN (RFC 7323 2.2) */
 	tp->max_sndwnd = tp->snd_wnd;

@@ -47,7 +47,7 @@ uint16_t tcp_effective_mss(const struct tcb *tp)
 
 static void emit(struct synfin_stack *st, const struct tcp_seg *seg)
 {
-	size_t n = tcp_emit(st->outbuf, st->cfg.mtu, seg, st->ip_id++);
+	size_t n = tcp_emit_ex(st->outbuf, st->cfg.mtu, seg, st->ip_id++, !st->cfg.checksum_offload);
 	if (n == 0)
 		return;
 	st->stats.ip_out++;
@@ -208,14 +208,6 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 			s.seq = tp->snd_nxt;
 		else
 			s.seq = tp->snd_max; /* a bare ACK speaks from the front */
-		if (len) {
-			uint8_t *payload = st->outbuf + st->cfg.mtu;
-			ring_peek(tp->u.b.snd, off, payload, len);
-			s.data = payload;
-			s.len = len;
-			if (off + len == buffered)
-				s.flags |= TH_PSH;
-		}
 		uint32_t win = window_to_offer(tp);
 		if (send_syn) {
 			s.wnd = (uint16_t)(tcp_rcv_space(tp) > 65535 ? 65535 : tcp_rcv_space(tp));
@@ -241,6 +233,16 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 				s.opt.tsval = st_ms(st) + tp->ts_offset;
 				s.opt.tsecr = tp->ts_recent;
 			}
+		}
+		if (len) {
+			/* copy the payload straight to its place behind the
+			 * headers: the ring is read once per transmission */
+			uint8_t *payload = st->outbuf + IP4_HDR_MIN + TCP_HDR_MIN + tcp_opts_len(&s.opt);
+			ring_peek(tp->u.b.snd, off, payload, len);
+			s.data = payload;
+			s.len = len;
+			if (off + len == buffered)
+				s.flags |= TH_PSH;
 		}
 		emit(st, &s);
 

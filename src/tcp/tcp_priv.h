@@ -149,16 +149,18 @@ struct tw {
 _Static_assert(sizeof(struct tcb) <= 256, "struct tcb grew past 256 bytes");
 _Static_assert(sizeof(struct tw) <= 64, "struct tw grew past 64 bytes");
 
-/* Local ports in use: every bound TCB is on its port's chain, and TIME_WAIT
- * records are counted, so bind() and the ephemeral search are O(chain). */
+/* Local ports in use: every bound block is on its port's chain, and
+ * TIME_WAIT records are counted, so bind() and the ephemeral search are
+ * O(1) in the number of connections. A two-level table indexed by the port
+ * (256 chunks of 256) finds a port's entry without hashing; a chunk exists
+ * only while one of its ports is in use. */
 struct bindb {
-	struct bindb *next;
 	struct tcb *owners;
 	uint32_t ntw;
+	uint32_t nopen;  /* owners without a peer: bound-only sockets and listeners */
 	uint16_t port;
 };
-#define BIND_BUCKETS 1024
-
+#define PORT_CHUNK 256
 struct synfin_stack {
 	struct synfin_config cfg;
 	struct synfin_ops ops;
@@ -166,6 +168,7 @@ struct synfin_stack {
 	synfin_time_t now, start, quiet_until;
 	uint64_t rng_state;
 	uint64_t key[2];      /* SipHash key: ISNs, ports, cookies, TS offsets */
+	uint64_t hkey[2];     /* the 4-tuple tables' hash key */
 	struct synfin_stats stats;
 
 	struct tcb **conn_hash;
@@ -173,7 +176,8 @@ struct synfin_stack {
 	struct tw **tw_hash;
 	uint32_t tw_mask, ntw;
 	struct tcb *listeners; /* chained by hnext */
-	struct bindb *bind_hash[BIND_BUCKETS];
+	struct bindb **ports[65536 / PORT_CHUNK];
+	uint16_t port_chunk_used[65536 / PORT_CHUNK];
 
 	struct tcb **fds;
 	uint32_t nfds, fd_hint;
@@ -184,6 +188,9 @@ struct synfin_stack {
 	synfin_time_t chack_second;
 	uint32_t chack_count;
 	uint32_t ephemeral_next;
+	uint32_t eph_faddr;   /* RFC 6056 offset of the last remote end asked */
+	uint16_t eph_fport;
+	uint32_t eph_offset;
 	uint16_t ip_id;
 	uint32_t outcap;
 	uint8_t *outbuf;
@@ -191,7 +198,8 @@ struct synfin_stack {
 };
 
 /* ---- stack.c: memory, hashing, randomness ---- */
-void *st_alloc(struct synfin_stack *st, size_t size);
+void *st_alloc(struct synfin_stack *st, size_t size);     /* zeroed */
+void *st_alloc_raw(struct synfin_stack *st, size_t size); /* not zeroed: buffers */
 void st_free(struct synfin_stack *st, void *p, size_t size);
 uint64_t st_siphash(const struct synfin_stack *st, const void *data, size_t len);
 uint64_t st_rand(struct synfin_stack *st);
@@ -229,11 +237,13 @@ void tcp_bind_remove(struct synfin_stack *st, struct tcb *tp);
 struct bindb *tcp_bind_find(const struct synfin_stack *st, uint16_t port);
 struct bindb *tcp_bind_get(struct synfin_stack *st, uint16_t port);
 void tcp_bind_put(struct synfin_stack *st, struct bindb *b);
-uint32_t tcp_new_isn(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
-		     uint32_t faddr, uint16_t fport);
-uint32_t tcp_ts_offset(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
-		       uint32_t faddr, uint16_t fport);
-void tcp_init_conn(struct synfin_stack *st, struct tcb *tp); /* RTO, cwnd, MSS defaults */
+/* RFC 6528's F(4-tuple, secret): the low half feeds the ISN, the high half
+ * is the connection's timestamp offset (RFC 7323 5.4). */
+uint64_t tcp_tuple_secret(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
+			  uint32_t faddr, uint16_t fport);
+/* RTO, cwnd and MSS defaults, the ISS (RFC 6528: F + a 4 microsecond clock)
+ * and the timestamp offset, for a block whose 4-tuple is set. */
+void tcp_init_conn(struct synfin_stack *st, struct tcb *tp);
 /* The connection is over: enter CLOSED, report `err` (0: none), free the
  * block unless the application still holds it. */
 void tcp_close(struct synfin_stack *st, struct tcb *tp, int err, const char *cause);

@@ -78,12 +78,18 @@ const char *tcp_flags_cause(uint8_t flags, char *buf)
 
 /* ---- 4-tuple table ---- */
 uint32_t tcp_tuple_hash(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
-			   uint32_t faddr, uint16_t fport)
+			uint32_t faddr, uint16_t fport)
 {
-	/* Keyed, so that a peer cannot choose ports that collide. A full
-	 * SipHash per lookup is cheap next to a cache miss. */
-	uint32_t t[3] = {laddr, faddr, ((uint32_t)lport << 16) | fport};
-	return (uint32_t)st_siphash(st, t, sizeof t);
+	/* Every segment pays for this, so not SipHash: a keyed multiply-xorshift
+	 * mix (like the kernels' keyed jhash). The key is the table's own. */
+	uint64_t x = ((uint64_t)laddr << 32 | faddr) ^ st->hkey[0];
+	uint64_t y = ((uint64_t)lport << 16 | fport) ^ st->hkey[1];
+	x *= 0x9e3779b97f4a7c15ull;
+	x ^= x >> 29;
+	x += y;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 32;
+	return (uint32_t)x;
 }
 
 static void conn_grow(struct synfin_stack *st)
@@ -162,23 +168,32 @@ struct tcb *tcp_lookup_listener(const struct synfin_stack *st, uint16_t lport)
 /* ---- bind table ---- */
 struct bindb *tcp_bind_find(const struct synfin_stack *st, uint16_t port)
 {
-	for (struct bindb *b = st->bind_hash[port % BIND_BUCKETS]; b; b = b->next)
-		if (b->port == port)
-			return b;
-	return NULL;
+	struct bindb **chunk = st->ports[port / PORT_CHUNK];
+	return chunk ? chunk[port % PORT_CHUNK] : NULL;
 }
 
 struct bindb *tcp_bind_get(struct synfin_stack *st, uint16_t port)
 {
-	struct bindb *b = tcp_bind_find(st, port);
-	if (b)
-		return b;
-	b = st_alloc(st, sizeof *b);
-	if (!b)
+	struct bindb **chunk = st->ports[port / PORT_CHUNK];
+	if (chunk && chunk[port % PORT_CHUNK])
+		return chunk[port % PORT_CHUNK];
+	if (!chunk) {
+		chunk = st_alloc(st, PORT_CHUNK * sizeof *chunk);
+		if (!chunk)
+			return NULL;
+		st->ports[port / PORT_CHUNK] = chunk;
+	}
+	struct bindb *b = st_alloc(st, sizeof *b);
+	if (!b) {
+		if (st->port_chunk_used[port / PORT_CHUNK] == 0) {
+			st_free(st, chunk, PORT_CHUNK * sizeof *chunk);
+			st->ports[port / PORT_CHUNK] = NULL;
+		}
 		return NULL;
+	}
 	b->port = port;
-	b->next = st->bind_hash[port % BIND_BUCKETS];
-	st->bind_hash[port % BIND_BUCKETS] = b;
+	chunk[port % PORT_CHUNK] = b;
+	st->port_chunk_used[port / PORT_CHUNK]++;
 	return b;
 }
 
@@ -186,12 +201,13 @@ void tcp_bind_put(struct synfin_stack *st, struct bindb *b)
 {
 	if (b->owners || b->ntw)
 		return;
-	for (struct bindb **pp = &st->bind_hash[b->port % BIND_BUCKETS]; *pp; pp = &(*pp)->next) {
-		if (*pp == b) {
-			*pp = b->next;
-			st_free(st, b, sizeof *b);
-			return;
-		}
+	uint16_t port = b->port;
+	struct bindb **chunk = st->ports[port / PORT_CHUNK];
+	chunk[port % PORT_CHUNK] = NULL;
+	st_free(st, b, sizeof *b);
+	if (--st->port_chunk_used[port / PORT_CHUNK] == 0) {
+		st_free(st, chunk, PORT_CHUNK * sizeof *chunk);
+		st->ports[port / PORT_CHUNK] = NULL;
 	}
 }
 
@@ -203,6 +219,8 @@ void tcp_bind_add(struct synfin_stack *st, struct tcb *tp, uint16_t port)
 		return;
 	tp->bnext = b->owners;
 	b->owners = tp;
+	if (tp->faddr == 0)
+		b->nopen++;
 	tp->t_flags |= TF_BOUND;
 }
 
@@ -220,26 +238,18 @@ void tcp_bind_remove(struct synfin_stack *st, struct tcb *tp)
 			break;
 		}
 	}
+	if (tp->faddr == 0)
+		b->nopen--;
 	tp->bnext = NULL;
 	tcp_bind_put(st, b);
 }
 
 /* ---- RFC 6528: ISN = M + F(4-tuple, secret), M a 4 microsecond clock ---- */
-uint32_t tcp_new_isn(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
-		     uint32_t faddr, uint16_t fport)
+uint64_t tcp_tuple_secret(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
+			  uint32_t faddr, uint16_t fport)
 {
-	uint32_t t[4] = {laddr, faddr, ((uint32_t)lport << 16) | fport, 0x49534e00u /* "ISN" */};
-	if (st->test_iss)
-		return st->test_iss;
-	return (uint32_t)st_siphash(st, t, sizeof t) + (uint32_t)(st->now / 4);
-}
-
-/* RFC 7323 5.4: a per-connection random offset for TSval. */
-uint32_t tcp_ts_offset(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
-		       uint32_t faddr, uint16_t fport)
-{
-	uint32_t t[4] = {laddr, faddr, ((uint32_t)lport << 16) | fport, 0x54530000u /* "TS" */};
-	return (uint32_t)st_siphash(st, t, sizeof t);
+	uint32_t t[3] = {laddr, faddr, ((uint32_t)lport << 16) | fport};
+	return st_siphash(st, t, sizeof t);
 }
 
 void tcp_init_conn(struct synfin_stack *st, struct tcb *tp)
@@ -255,7 +265,9 @@ void tcp_init_conn(struct synfin_stack *st, struct tcb *tp)
 	tp->rcv_scale = 0;
 	while (tp->rcv_scale < 14 && (tp->rcvbuf >> tp->rcv_scale) > 65535)
 		tp->rcv_scale++;
-	tp->ts_offset = tcp_ts_offset(st, tp->laddr, tp->lport, tp->faddr, tp->fport);
+	uint64_t f = tcp_tuple_secret(st, tp->laddr, tp->lport, tp->faddr, tp->fport);
+	tp->ts_offset = (uint32_t)(f >> 32);
+	tp->iss = st->test_iss ? st->test_iss : (uint32_t)f + (uint32_t)(st->now / 4);
 }
 
 /* ---- listener queues ---- */

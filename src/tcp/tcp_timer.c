@@ -77,6 +77,8 @@ void timer_set(struct synfin_stack *st, struct tmr *t, synfin_time_t when)
 	}
 	if (queued(st, t)) {
 		synfin_time_t old = t->when;
+		if (when == old)
+			return; /* the common case: output re-arms what is armed */
 		t->when = when;
 		if (when < old)
 			heap_up(st, t->idx);

@@ -113,21 +113,28 @@ static int bind_any(struct synfin_stack *st, struct tcb *tp)
 static int bind_ephemeral(struct synfin_stack *st, struct tcb *tp, uint32_t faddr, uint16_t fport)
 {
 	uint32_t n = port_count(st);
-	uint32_t key[3] = {st->ip, faddr, fport};
-	uint32_t offset = (uint32_t)st_siphash(st, key, sizeof key);
+	if (st->eph_faddr != faddr || st->eph_fport != fport || st->eph_offset == 0) {
+		uint32_t key[3] = {st->ip, faddr, fport};
+		st->eph_offset = (uint32_t)st_siphash(st, key, sizeof key) | 1u;
+		st->eph_faddr = faddr;
+		st->eph_fport = fport;
+	}
 	for (uint32_t i = 0; i < n; i++) {
-		uint16_t port = (uint16_t)(st->cfg.ephemeral_lo + (st->ephemeral_next + offset) % n);
+		uint16_t port = (uint16_t)(st->cfg.ephemeral_lo + (st->ephemeral_next + st->eph_offset) % n);
 		st->ephemeral_next++;
 		const struct bindb *b = tcp_bind_find(st, port);
-		bool ok = true;
-		for (const struct tcb *o = b ? b->owners : NULL; o && ok; o = o->bnext)
-			if (o->state == TCPS_LISTEN || o->faddr == 0)
-				ok = false;
-		if (!ok || tcp_lookup(st, st->ip, port, faddr, fport) ||
+		if ((b && b->nopen) || tcp_lookup(st, st->ip, port, faddr, fport) ||
 		    tw_lookup(st, st->ip, port, faddr, fport))
 			continue;
+		/* the peer is set first, so that the port table counts this
+		 * socket as connected, not as merely bound */
+		tp->faddr = faddr;
 		tcp_bind_add(st, tp, port);
-		return (tp->t_flags & TF_BOUND) ? 0 : -ENOMEM;
+		if (!(tp->t_flags & TF_BOUND)) {
+			tp->faddr = 0;
+			return -ENOMEM;
+		}
+		return 0;
 	}
 	return -EADDRNOTAVAIL;
 }
@@ -242,11 +249,16 @@ int synfin_connect(struct synfin_stack *st, int fd, const struct synfin_addr *a)
 		 * itself stays reserved until TIME_WAIT ends */
 		return -EADDRINUSE;
 	}
+	if (tp->faddr == 0 && (tp->t_flags & TF_BOUND)) {
+		/* bound by bind(): now a connection, no longer a bare port */
+		struct bindb *b = tcp_bind_find(st, tp->lport);
+		if (b)
+			b->nopen--;
+	}
 	tp->laddr = st->ip;
 	tp->faddr = a->ip;
 	tp->fport = a->port;
 	tcp_init_conn(st, tp);
-	tp->iss = tcp_new_isn(st, tp->laddr, tp->lport, tp->faddr, tp->fport);
 	tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
 	tp->so_error = 0;
 	tp->t_flags |= TF_CONNECTING;

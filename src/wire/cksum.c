@@ -2,30 +2,73 @@
  * The Internet checksum (RFC 1071): the ones' complement of the ones'
  * complement sum of the data taken as big-endian 16-bit words.
  */
+#include <string.h>
+
 #include "wire/wire.h"
 
 /*
- * Words are read big-endian so that the folded result is stored with a plain
- * big-endian put, whatever the host order. Only the last chunk of a sum built
- * from several calls may have an odd length: its last byte is the high half
- * of a word padded with zero.
+ * Summing in the host's byte order and swapping once at the end gives the
+ * same ones' complement sum as summing big-endian words (RFC 1071 2(B)), so
+ * the data is read eight bytes at a time with the carries added back in.
+ * Only the last chunk of a sum built from several calls may have an odd
+ * length: its last byte is the high half of a big-endian word padded with
+ * zero.
  */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define HOST_IS_BIG 1
+#else
+#define HOST_IS_BIG 0
+#endif
+
 uint32_t inet_sum(const void *data, size_t len, uint32_t sum)
 {
 	const uint8_t *p = data;
-	uint64_t acc = sum;
-	size_t i;
+	uint64_t acc = 0;
 
-	/* 2^16 = 1 (mod 0xffff), so carries can be folded back at the end;
-	 * a 64-bit accumulator cannot overflow on any buffer that fits in
-	 * memory. */
-	for (i = 0; i + 1 < len; i += 2)
-		acc += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		acc += (uint32_t)p[len - 1] << 8;
-	while (acc >> 32)
-		acc = (acc & 0xffffffffu) + (acc >> 32);
-	return (uint32_t)acc;
+	while (len >= 32) {
+		uint64_t w[4];
+		memcpy(w, p, sizeof w);
+		for (int i = 0; i < 4; i++) {
+			acc += w[i];
+			acc += acc < w[i]; /* end-around carry */
+		}
+		p += 32;
+		len -= 32;
+	}
+	while (len >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		acc += w;
+		acc += acc < w;
+		p += 8;
+		len -= 8;
+	}
+	if (len >= 4) {
+		uint32_t w;
+		memcpy(&w, p, 4);
+		acc += w; /* cannot wrap: folded below before it could */
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		uint16_t w;
+		memcpy(&w, p, 2);
+		acc += w;
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		acc += HOST_IS_BIG ? (uint64_t)p[0] << 8 : p[0];
+	/* fold 64 -> 16 bits in host order, then to network order */
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffffu) + (acc >> 16);
+	acc = (acc & 0xffffu) + (acc >> 16);
+	uint32_t h = (uint32_t)acc;
+	if (!HOST_IS_BIG)
+		h = ((h & 0xffu) << 8) | (h >> 8);
+	uint64_t r = (uint64_t)sum + h;
+	return (uint32_t)((r & 0xffffffffu) + (r >> 32));
 }
 
 uint16_t inet_fold(uint32_t sum)

@@ -88,6 +88,11 @@ static enum wire_err parse_opts(const uint8_t *o, size_t n, struct tcp_opts *opt
 
 enum wire_err tcp_parse(const struct ip4_view *ip, struct tcp_seg *seg)
 {
+	return tcp_parse_ex(ip, seg, true);
+}
+
+enum wire_err tcp_parse_ex(const struct ip4_view *ip, struct tcp_seg *seg, bool verify_csum)
+{
 	const uint8_t *th = ip->payload;
 	size_t len = ip->payload_len;
 	size_t off;
@@ -104,7 +109,7 @@ enum wire_err tcp_parse(const struct ip4_view *ip, struct tcp_seg *seg)
 	if (off < TCP_HDR_MIN || off > len)
 		return WIRE_BAD_OFF;
 	sum = inet_pseudo_sum(ip->src, ip->dst, IPPROTO_TCP_, (uint16_t)len);
-	if (inet_fold(inet_sum(th, len, sum)) != 0)
+	if (verify_csum && inet_fold(inet_sum(th, len, sum)) != 0)
 		return WIRE_BAD_CSUM;
 
 	seg->saddr = ip->src;
@@ -205,6 +210,11 @@ static void emit_opts(uint8_t *p, const struct tcp_opts *o)
 
 size_t tcp_emit(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t ip_id)
 {
+	return tcp_emit_ex(buf, cap, seg, ip_id, true);
+}
+
+size_t tcp_emit_ex(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t ip_id, bool tcp_csum)
+{
 	size_t optlen = tcp_opts_len(&seg->opt);
 	size_t thlen = TCP_HDR_MIN + optlen;
 	size_t total;
@@ -244,10 +254,13 @@ size_t tcp_emit(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t ip
 	put16(th + 16, 0);
 	put16(th + 18, seg->urp);
 	emit_opts(th + TCP_HDR_MIN, &seg->opt);
-	if (seg->len > 0)
+	/* the caller may have placed the payload already (no second copy) */
+	if (seg->len > 0 && seg->data != th + thlen)
 		memmove(th + thlen, seg->data, seg->len);
 
-	sum = inet_pseudo_sum(seg->saddr, seg->daddr, IPPROTO_TCP_, (uint16_t)(thlen + seg->len));
-	put16(th + 16, inet_fold(inet_sum(th, thlen + seg->len, sum)));
+	if (tcp_csum) {
+		sum = inet_pseudo_sum(seg->saddr, seg->daddr, IPPROTO_TCP_, (uint16_t)(thlen + seg->len));
+		put16(th + 16, inet_fold(inet_sum(th, thlen + seg->len, sum)));
+	}
 	return total;
 }

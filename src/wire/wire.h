@@ -117,6 +117,8 @@ static inline uint32_t tcp_seg_len(const struct tcp_seg *s)
  * pseudo header, data offset, every option's length. Unknown options are
  * skipped by their length. */
 enum wire_err tcp_parse(const struct ip4_view *ip, struct tcp_seg *seg);
+/* The same, trusting the checksum when the link has verified it (offload) */
+enum wire_err tcp_parse_ex(const struct ip4_view *ip, struct tcp_seg *seg, bool verify_csum);
 
 /* Bytes the options of `o` take on the wire (padded to 4). */
 size_t tcp_opts_len(const struct tcp_opts *o);
@@ -125,6 +127,9 @@ size_t tcp_opts_len(const struct tcp_opts *o);
  * IP id) carrying `seg` (options and payload) into buf; checksums filled.
  * Returns the datagram length, or 0 if it does not fit in `cap`. */
 size_t tcp_emit(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t ip_id);
+/* The same, leaving the TCP checksum 0 when tcp_csum is false (a link that
+ * offloads it). A payload already at its place in buf is not copied. */
+size_t tcp_emit_ex(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t ip_id, bool tcp_csum);
 
 /* ---- the tcpdump-style printer ---- */
 /* tcpdump prints sequence numbers relative to the ISN of each direction once

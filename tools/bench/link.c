@@ -291,7 +291,16 @@ struct net *net_create(int n, const struct synfin_config *const *cfg, uint64_t s
 			.alloc = hook_alloc,
 			.free = hook_free,
 		};
-		net->st[i] = synfin_stack_create(cfg ? cfg[i] : NULL, &ops, net_ip(net, i),
+		/* the in-process link cannot corrupt a datagram, so, as a
+		 * kernel does on loopback, no TCP checksum is computed or
+		 * verified on it */
+		struct synfin_config c;
+		if (cfg && cfg[i])
+			c = *cfg[i];
+		else
+			synfin_config_default(&c);
+		c.checksum_offload = true;
+		net->st[i] = synfin_stack_create(&c, &ops, net_ip(net, i),
 						 seed * 1000003u + (uint64_t)i + 1, net->now);
 		net->deliver[i] = true;
 		if (!net->st[i]) {
