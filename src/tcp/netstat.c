@@ -98,9 +98,9 @@ size_t synfin_netstat(const struct synfin_stack *st, char *buf, size_t cap)
 	for (uint32_t i = 0; i <= st->tw_mask; i++) {
 		for (const struct tw *tw = st->tw_hash[i]; tw; tw = tw->hnext) {
 			char l[32], f[32], t[48];
-			endpoint(l, sizeof l, tw->laddr, tw->lport);
+			endpoint(l, sizeof l, st->ip, tw->lport);
 			endpoint(f, sizeof f, tw->faddr, tw->fport);
-			timer_text(t, sizeof t, "timewait", tw->tmr.when, st->now);
+			timer_text(t, sizeof t, "timewait", tw->expire, st->now);
 			row(&o, 0, 0, l, f, TCPS_TIME_WAIT, t);
 		}
 	}

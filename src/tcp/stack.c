@@ -222,13 +222,7 @@ void synfin_stack_destroy(struct synfin_stack *st)
 			tcp_free(st, tp);
 		}
 	}
-	for (uint32_t i = 0; st->tw_hash && i <= st->tw_mask; i++) {
-		while (st->tw_hash[i]) {
-			struct tw *tw = st->tw_hash[i];
-			st->tw_hash[i] = tw->hnext;
-			st_free(st, tw, sizeof *tw);
-		}
-	}
+	tw_destroy_all(st);
 	for (int c = 0; c < 65536 / PORT_CHUNK; c++) {
 		if (!st->ports[c])
 			continue;
@@ -280,23 +274,20 @@ void synfin_poll(struct synfin_stack *st, synfin_time_t now)
 	/* Each expiry either re-arms later or removes its timer, so the number
 	 * of rounds is bounded by the number of timers due now; the cap is a
 	 * guard against a bug turning into a hang. */
+	tw_run(st);
 	for (uint32_t guard = 0; guard < 1000000; guard++) {
 		struct tmr *t = timer_peek(st);
 		if (!t || t->when > st->now)
 			return;
-		if (t->kind == TMR_TW) {
-			tw_expire(st, (struct tw *)((char *)t - offsetof(struct tw, tmr)));
-		} else {
-			struct tcb *tp = (struct tcb *)((char *)t - offsetof(struct tcb, tmr));
-			tcp_timer_fire(st, tp);
-		}
+		tcp_timer_fire(st, (struct tcb *)((char *)t - offsetof(struct tcb, tmr)));
 	}
 }
 
 synfin_time_t synfin_next_deadline(const struct synfin_stack *st)
 {
 	struct tmr *t = timer_peek(st);
-	return t ? t->when : SYNFIN_TIME_NEVER;
+	synfin_time_t tw = tw_next_deadline(st);
+	return t && t->when < tw ? t->when : tw;
 }
 
 /* ---- addresses ---- */

@@ -24,9 +24,7 @@
 struct tmr {
 	synfin_time_t when; /* SYNFIN_TIME_NEVER when not queued */
 	uint32_t idx;       /* position in the heap */
-	uint8_t kind;       /* TMR_TCB or TMR_TW */
 };
-enum { TMR_TCB = 1, TMR_TW = 2 };
 
 /* Send buffer: bytes from SND.UNA on (once the SYN is acknowledged).
  * Receive buffer: readable bytes, then room where out-of-order data is
@@ -131,23 +129,35 @@ struct tcb {
 };
 
 /* TIME_WAIT as a compact record: what is needed to re-ACK a FIN, judge a
- * reopening SYN, an RST, and to keep the 4-tuple busy for 2MSL. */
+ * reopening SYN, an RST, and to keep the 4-tuple busy for 2MSL. The local
+ * address is the stack's; the timestamp offset is recomputed from the
+ * 4-tuple when needed.
+ *
+ * Its 2MSL is not in the timer heap: every record is armed for the same
+ * duration from a clock that only moves forward, so records expire in the
+ * order they were armed, and a FIFO list is the timer. A restart (the
+ * peer's FIN came again) moves the record to the tail by replacing it with
+ * a fresh copy; a record that leaves early (RST, reopen) is marked dead and
+ * freed when the FIFO reaches it. */
 struct tw {
-	struct tw *hnext;
-	struct tmr tmr;
-	uint32_t laddr, faddr;
+	struct tw *hnext;     /* 4-tuple hash chain (live records only) */
+	struct tw *qnext;     /* the expiry FIFO */
+	synfin_time_t expire;
+	uint32_t faddr;
 	uint16_t lport, fport;
 	uint32_t snd_nxt, rcv_nxt;
-	uint32_t ts_recent, ts_offset;
-	uint16_t rcv_wnd;     /* as last advertised, unscaled field */
-	uint8_t ts;           /* timestamps were in use */
-	uint8_t hidden;       /* behind a SYN_RCVD block that reopened the 4-tuple */
+	uint32_t ts_recent;
+	uint8_t flags;        /* TWF_* */
+	uint8_t rcv_scale;    /* to advertise the receive window as it was scaled */
 };
+#define TWF_TS 0x01     /* timestamps were in use */
+#define TWF_HIDDEN 0x02 /* behind a SYN_RCVD block that reopened the 4-tuple */
+#define TWF_DEAD 0x04   /* gone; waits in the FIFO to be freed */
 
 /* The memory budget the design promises (README): a connection block of
  * at most 256 bytes without buffers, a TIME_WAIT record of at most 64. */
 _Static_assert(sizeof(struct tcb) <= 256, "struct tcb grew past 256 bytes");
-_Static_assert(sizeof(struct tw) <= 64, "struct tw grew past 64 bytes");
+_Static_assert(sizeof(struct tw) <= 48, "struct tw grew past 48 bytes");
 
 /* Local ports in use: every bound block is on its port's chain, and
  * TIME_WAIT records are counted, so bind() and the ephemeral search are
@@ -157,7 +167,7 @@ _Static_assert(sizeof(struct tw) <= 64, "struct tw grew past 64 bytes");
 struct bindb {
 	struct tcb *owners;
 	uint32_t ntw;
-	uint32_t nopen;  /* owners without a peer: bound-only sockets and listeners */
+	uint16_t nopen;  /* owners without a peer: bound-only sockets and listeners */
 	uint16_t port;
 };
 #define PORT_CHUNK 256
@@ -174,7 +184,8 @@ struct synfin_stack {
 	struct tcb **conn_hash;
 	uint32_t conn_mask, nconn;
 	struct tw **tw_hash;
-	uint32_t tw_mask, ntw;
+	uint32_t tw_mask, ntw;   /* ntw: live records */
+	struct tw *tw_head, *tw_tail; /* the expiry FIFO, live and dead */
 	struct tcb *listeners; /* chained by hnext */
 	struct bindb **ports[65536 / PORT_CHUNK];
 	uint16_t port_chunk_used[65536 / PORT_CHUNK];
@@ -280,14 +291,19 @@ struct tw *tw_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t lpo
  * 4-tuple and should now be processed by the listener (iss filled). */
 bool tw_input(struct synfin_stack *st, struct tw *tw, const struct tcp_seg *seg,
 	      uint32_t *reopen_iss);
-void tw_expire(struct synfin_stack *st, struct tw *tw);
+/* Expire the records due by now; the next expiry, or SYNFIN_TIME_NEVER. */
+void tw_run(struct synfin_stack *st);
+synfin_time_t tw_next_deadline(const struct synfin_stack *st);
+void tw_destroy_all(struct synfin_stack *st);
 /* A SYN_RCVD block reopened over a TIME_WAIT record is established: the
  * record, kept in case the SYN was an old duplicate, goes. */
 void tw_reopen_confirmed(struct synfin_stack *st, struct tcb *tp);
 /* ... or the reopening block died in SYN_RCVD: the SYN was an old
  * duplicate, and TIME_WAIT is back (RFC 1122 4.2.2.13). */
 void tw_restore(struct synfin_stack *st, struct tcb *tp);
-void tw_free(struct synfin_stack *st, struct tw *tw, const char *cause);
+/* The record leaves the table (with a trace line unless hidden); its memory
+ * goes when the FIFO reaches it. */
+void tw_remove(struct synfin_stack *st, struct tw *tw, const char *cause);
 
 /* ---- tcp_syncookie.c ---- */
 uint32_t syncookie_make(const struct synfin_stack *st, const struct tcp_seg *syn, uint16_t mss);

@@ -14,7 +14,6 @@ struct tcb *tcp_newtcb(struct synfin_stack *st)
 		return NULL;
 	tp->fd = -1;
 	tp->state = TCPS_CLOSED;
-	tp->tmr.kind = TMR_TCB;
 	tp->tmr.when = SYNFIN_TIME_NEVER;
 	tp->tmr.idx = UINT32_MAX;
 	tp->t_rexmt = tp->t_keep = tp->t_delack = SYNFIN_TIME_NEVER;

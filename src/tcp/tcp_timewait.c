@@ -10,6 +10,10 @@
 
 #include "tcp/tcp_priv.h"
 
+/* Buckets grow at four records each: TIME_WAIT lookups only happen when no
+ * connection matched, and the table is most of a record's overhead. */
+#define TW_LOAD 4
+
 static void tw_grow(struct synfin_stack *st)
 {
 	uint32_t nmask = st->tw_mask * 2 + 1;
@@ -20,7 +24,7 @@ static void tw_grow(struct synfin_stack *st)
 		while (st->tw_hash[i]) {
 			struct tw *tw = st->tw_hash[i];
 			st->tw_hash[i] = tw->hnext;
-			uint32_t h = tcp_tuple_hash(st, tw->laddr, tw->lport, tw->faddr, tw->fport) & nmask;
+			uint32_t h = tcp_tuple_hash(st, st->ip, tw->lport, tw->faddr, tw->fport) & nmask;
 			tw->hnext = nh[h];
 			nh[h] = tw;
 		}
@@ -33,35 +37,105 @@ static void tw_grow(struct synfin_stack *st)
 struct tw *tw_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
 		     uint32_t faddr, uint16_t fport)
 {
-	if (st->ntw == 0)
+	if (st->ntw == 0 || laddr != st->ip)
 		return NULL;
 	uint32_t h = tcp_tuple_hash(st, laddr, lport, faddr, fport) & st->tw_mask;
 	for (struct tw *tw = st->tw_hash[h]; tw; tw = tw->hnext)
-		if (tw->lport == lport && tw->fport == fport && tw->faddr == faddr && tw->laddr == laddr)
+		if (tw->lport == lport && tw->fport == fport && tw->faddr == faddr)
 			return tw;
 	return NULL;
 }
 
-void tw_free(struct synfin_stack *st, struct tw *tw, const char *cause)
+static void hash_insert(struct synfin_stack *st, struct tw *tw)
 {
-	uint32_t h = tcp_tuple_hash(st, tw->laddr, tw->lport, tw->faddr, tw->fport) & st->tw_mask;
+	if (st->ntw >= TW_LOAD * (st->tw_mask + 1))
+		tw_grow(st);
+	uint32_t h = tcp_tuple_hash(st, st->ip, tw->lport, tw->faddr, tw->fport) & st->tw_mask;
+	tw->hnext = st->tw_hash[h];
+	st->tw_hash[h] = tw;
+	st->ntw++;
+}
+
+static void hash_unlink(struct synfin_stack *st, struct tw *tw)
+{
+	uint32_t h = tcp_tuple_hash(st, st->ip, tw->lport, tw->faddr, tw->fport) & st->tw_mask;
 	for (struct tw **pp = &st->tw_hash[h]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == tw) {
 			*pp = tw->hnext;
+			st->ntw--;
 			break;
 		}
 	}
-	st->ntw--;
-	timer_cancel(st, &tw->tmr);
+	tw->hnext = NULL;
+}
+
+static void fifo_append(struct synfin_stack *st, struct tw *tw)
+{
+	tw->qnext = NULL;
+	if (st->tw_tail)
+		st->tw_tail->qnext = tw;
+	else
+		st->tw_head = tw;
+	st->tw_tail = tw;
+}
+
+/* Dead records at the head are freed at once, so that the head is always
+ * a live record and its expiry is the next TIME_WAIT deadline. */
+static void fifo_trim_dead(struct synfin_stack *st)
+{
+	while (st->tw_head && (st->tw_head->flags & TWF_DEAD)) {
+		struct tw *tw = st->tw_head;
+		st->tw_head = tw->qnext;
+		if (!st->tw_head)
+			st->tw_tail = NULL;
+		st_free(st, tw, sizeof *tw);
+	}
+}
+
+static void mark_dead(struct synfin_stack *st, struct tw *tw, const char *cause)
+{
+	if (tw->flags & TWF_DEAD)
+		return;
+	hash_unlink(st, tw);
+	tw->flags |= TWF_DEAD;
 	struct bindb *b = tcp_bind_find(st, tw->lport);
 	if (b) {
 		b->ntw--;
 		tcp_bind_put(st, b);
 	}
-	if (!tw->hidden) /* a hidden record has already said it was closed */
-		tcp_state_event(st, -1, tw->laddr, tw->lport, tw->faddr, tw->fport, TCPS_TIME_WAIT,
+	if (cause && !(tw->flags & TWF_HIDDEN)) /* a hidden record has said it was closed */
+		tcp_state_event(st, -1, st->ip, tw->lport, tw->faddr, tw->fport, TCPS_TIME_WAIT,
 				TCPS_CLOSED, cause);
-	st_free(st, tw, sizeof *tw);
+}
+
+void tw_remove(struct synfin_stack *st, struct tw *tw, const char *cause)
+{
+	mark_dead(st, tw, cause);
+	fifo_trim_dead(st);
+}
+
+void tw_run(struct synfin_stack *st)
+{
+	while (st->tw_head && st->tw_head->expire <= st->now) {
+		mark_dead(st, st->tw_head, "2MSL timer");
+		fifo_trim_dead(st);
+	}
+}
+
+synfin_time_t tw_next_deadline(const struct synfin_stack *st)
+{
+	return st->tw_head ? st->tw_head->expire : SYNFIN_TIME_NEVER;
+}
+
+void tw_destroy_all(struct synfin_stack *st)
+{
+	while (st->tw_head) {
+		struct tw *tw = st->tw_head;
+		st->tw_head = tw->qnext;
+		st_free(st, tw, sizeof *tw);
+	}
+	st->tw_tail = NULL;
+	st->ntw = 0;
 }
 
 void tw_enter(struct synfin_stack *st, struct tcb *tp, const char *cause)
@@ -70,30 +144,21 @@ void tw_enter(struct synfin_stack *st, struct tcb *tp, const char *cause)
 	tcp_user_closed_check(st, tp);
 	struct tw *tw = st_alloc(st, sizeof *tw);
 	if (tw) {
-		tw->laddr = tp->laddr;
 		tw->lport = tp->lport;
 		tw->faddr = tp->faddr;
 		tw->fport = tp->fport;
 		tw->snd_nxt = tp->snd_max;
 		tw->rcv_nxt = tp->rcv_nxt;
-		tw->ts = (tp->t_flags & TF_RCVD_TSTMP) ? 1 : 0;
+		tw->flags = (tp->t_flags & TF_RCVD_TSTMP) ? TWF_TS : 0;
 		tw->ts_recent = tp->ts_recent;
-		tw->ts_offset = tp->ts_offset;
-		uint32_t win = tcp_rcv_space(tp) >> tp->rcv_scale;
-		tw->rcv_wnd = (uint16_t)(win > 65535 ? 65535 : win);
-		tw->tmr.kind = TMR_TW;
-		tw->tmr.idx = UINT32_MAX;
-		if (st->ntw > st->tw_mask)
-			tw_grow(st);
-		uint32_t h = tcp_tuple_hash(st, tw->laddr, tw->lport, tw->faddr, tw->fport) & st->tw_mask;
-		tw->hnext = st->tw_hash[h];
-		st->tw_hash[h] = tw;
-		st->ntw++;
+		tw->rcv_scale = tp->rcv_scale;
+		tw->expire = st->now + 2 * st->cfg.msl;
+		hash_insert(st, tw);
+		fifo_append(st, tw);
 		st->stats.tw_created++;
 		struct bindb *b = tcp_bind_get(st, tw->lport);
 		if (b)
 			b->ntw++;
-		timer_set(st, &tw->tmr, st->now + 2 * st->cfg.msl);
 	}
 	/* The block itself is done: the record stands for the connection.
 	 * A socket the application still holds reports TIME_WAIT through
@@ -108,29 +173,43 @@ void tw_enter(struct synfin_stack *st, struct tcb *tp, const char *cause)
 	tcp_maybe_free(st, tp);
 }
 
-void tw_expire(struct synfin_stack *st, struct tw *tw)
+/* 2MSL starts again: a fresh copy at the FIFO's tail takes the record's
+ * place in the table (the old one is dead and freed in its turn). */
+static void tw_restart(struct synfin_stack *st, struct tw *tw)
 {
-	tw_free(st, tw, "2MSL timer");
+	struct tw *n = st_alloc_raw(st, sizeof *n);
+	if (!n)
+		return; /* keep the old deadline: shorter, never longer */
+	*n = *tw;
+	/* the same connection goes on: its port count and trace stay */
+	hash_unlink(st, tw);
+	tw->flags |= TWF_DEAD;
+	n->expire = st->now + 2 * st->cfg.msl;
+	hash_insert(st, n);
+	fifo_append(st, n);
+	fifo_trim_dead(st);
 }
 
 static void tw_ack(struct synfin_stack *st, const struct tw *tw)
 {
 	struct tcp_opts o;
 	memset(&o, 0, sizeof o);
-	if (tw->ts) {
+	if (tw->flags & TWF_TS) {
+		uint64_t f = tcp_tuple_secret(st, st->ip, tw->lport, tw->faddr, tw->fport);
 		o.has = TOF_TS;
-		o.tsval = st_ms(st) + tw->ts_offset;
+		o.tsval = st_ms(st) + (uint32_t)(f >> 32);
 		o.tsecr = tw->ts_recent;
 	}
-	tcp_respond(st, tw->laddr, tw->lport, tw->faddr, tw->fport, tw->snd_nxt, tw->rcv_nxt,
-		    TH_ACK, tw->rcv_wnd, &o);
+	uint32_t win = st->cfg.rcvbuf >> tw->rcv_scale;
+	tcp_respond(st, st->ip, tw->lport, tw->faddr, tw->fport, tw->snd_nxt, tw->rcv_nxt, TH_ACK,
+		    (uint16_t)(win > 65535 ? 65535 : win), &o);
 }
 
 bool tw_input(struct synfin_stack *st, struct tw *tw, const struct tcp_seg *seg,
 	      uint32_t *reopen_iss)
 {
 	uint8_t flags = seg->flags;
-	bool has_ts = tw->ts && (seg->opt.has & TOF_TS);
+	bool has_ts = (tw->flags & TWF_TS) && (seg->opt.has & TOF_TS);
 	bool paws_old = has_ts && seq_lt(seg->opt.tsval, tw->ts_recent);
 
 	if (flags & TH_RST) {
@@ -145,8 +224,8 @@ bool tw_input(struct synfin_stack *st, struct tw *tw, const struct tcp_seg *seg,
 		if (seg->seq == tw->rcv_nxt) {
 			/* the Linux default (tcp_rfc1337=0): the RST ends it */
 			st->stats.tw_killed_by_rst++;
-			tw_free(st, tw, "rcv RST");
-		} else if (seq_in(seg->seq, tw->rcv_nxt, tw->rcv_nxt + ((uint32_t)tw->rcv_wnd ? tw->rcv_wnd : 1)) &&
+			tw_remove(st, tw, "rcv RST");
+		} else if (seq_in(seg->seq, tw->rcv_nxt, tw->rcv_nxt + (st->cfg.rcvbuf ? st->cfg.rcvbuf : 1)) &&
 			   tcp_challenge_ack_allowed(st)) {
 			tw_ack(st, tw); /* RFC 5961 3.2 */
 		}
@@ -169,9 +248,9 @@ bool tw_input(struct synfin_stack *st, struct tw *tw, const struct tcp_seg *seg,
 			uint32_t iss = tw->snd_nxt + 65535 + 2;
 			*reopen_iss = iss ? iss : 1;
 			st->stats.tw_reopened++;
-			tcp_state_event(st, -1, tw->laddr, tw->lport, tw->faddr, tw->fport,
+			tcp_state_event(st, -1, st->ip, tw->lport, tw->faddr, tw->fport,
 					TCPS_TIME_WAIT, TCPS_CLOSED, "rcv SYN (reopen)");
-			tw->hidden = 1;
+			tw->flags |= TWF_HIDDEN;
 			return false;
 		}
 		/* an old duplicate, or nobody listens: say where we are */
@@ -189,7 +268,7 @@ bool tw_input(struct synfin_stack *st, struct tw *tw, const struct tcp_seg *seg,
 		 * ACK it again and wait 2MSL from now */
 		st->stats.tw_fin_reacked++;
 		tw_ack(st, tw);
-		timer_set(st, &tw->tmr, st->now + 2 * st->cfg.msl);
+		tw_restart(st, tw);
 		return true;
 	}
 	if (seg->seq == tw->rcv_nxt && tcp_seg_len(seg) == 0)
@@ -202,15 +281,15 @@ void tw_reopen_confirmed(struct synfin_stack *st, struct tcb *tp)
 {
 	struct tw *tw = tw_lookup(st, tp->laddr, tp->lport, tp->faddr, tp->fport);
 	if (tw)
-		tw_free(st, tw, "reopened by a new connection");
+		tw_remove(st, tw, "reopened by a new connection");
 }
 
 void tw_restore(struct synfin_stack *st, struct tcb *tp)
 {
 	struct tw *tw = tw_lookup(st, tp->laddr, tp->lport, tp->faddr, tp->fport);
-	if (!tw || !tw->hidden)
+	if (!tw || !(tw->flags & TWF_HIDDEN))
 		return;
-	tw->hidden = 0;
-	tcp_state_event(st, -1, tw->laddr, tw->lport, tw->faddr, tw->fport, TCPS_CLOSED,
+	tw->flags &= (uint8_t)~TWF_HIDDEN;
+	tcp_state_event(st, -1, st->ip, tw->lport, tw->faddr, tw->fport, TCPS_CLOSED,
 			TCPS_TIME_WAIT, "the reopening SYN was an old duplicate");
 }
