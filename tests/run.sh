@@ -95,5 +95,25 @@ else
 	echo "SKIPPED: tcpdump is not installed (apt-get install tcpdump); this check is not counted"
 fi
 
+echo "== synfin-sock against the Linux kernel on a TAP device, in network namespaces (tests/netns)"
+# one PASS/FAIL line per test, counted as the lab's are; as root only (it
+# says SKIPPED otherwise and nothing is counted)
+if ! make --no-print-directory "$B/synfin-sock" >"$log" 2>&1; then
+	failed=$((failed + 1))
+	echo "FAIL building $B/synfin-sock for tests/netns"
+	tail -n 20 "$log"
+else
+	timeout 300 sh tests/netns/run.sh "$B/synfin-sock" >"$log" 2>&1
+	rc=$?
+	passed=$((passed + $(grep -c '^PASS ' "$log")))
+	failed=$((failed + $(grep -c '^FAIL ' "$log")))
+	grep -E '^(FAIL|SKIP|NOTE) |^     |^SKIPPED:|^netns: |^logs kept' "$log"
+	if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$log"; then
+		failed=$((failed + 1))
+		echo "FAIL tests/netns/run.sh ended with status $rc without a verdict"
+		tail -n 20 "$log"
+	fi
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -75,8 +75,12 @@ TEST(syn_cookie_syn_ack_keeps_no_state)
 	ASSERT_EQ(s.dport, PORT_B);
 	ASSERT(s.opt.has & TOF_MSS);
 	ASSERT_EQ(s.opt.mss, MSS);
-	/* nothing to remember the peer's window scale or timestamps with */
-	ASSERT_EQ(s.opt.has & (TOF_WSCALE | TOF_TS), 0);
+	/* no state: the peer's window scale rides in the low 4 bits of our
+	 * TSval (as Linux's cookies carry it), echoed back in its TSecr */
+	ASSERT(s.opt.has & TOF_TS);
+	ASSERT_EQ(s.opt.tsval & 0xf, 7);
+	ASSERT_EQ(s.opt.tsecr, 77);
+	ASSERT(s.opt.has & TOF_WSCALE);
 	EXPECT_NONE(h);
 	EXPECT_NO_EV(h);
 	ASSERT(h_tcb(h) == NULL);
@@ -274,5 +278,72 @@ TEST(close_listener_drops_half_open_connections)
 	SEND(h, T0 + MS(10), .flags = TH_ACK, .seq = IRS + 1, .ack = ISS + 1);
 	EXPECT_SEG(h, TH_RST, ISS + 1, 0, 0);
 	EXPECT_NONE(h);
+	h_free(h);
+}
+
+TEST(syn_cookie_keeps_window_scale_and_timestamps)
+{
+	struct harness *h = syn_queue_full(true);
+	struct tcp_seg s;
+	h->rport = PORT_B;
+	SEND(h, T0 + MS(1), .flags = TH_SYN, .seq = IRS_B, .mss = MSS, .ws = true, .wscale = 7,
+	     .ts = true, .tsval = 77);
+	POP(h, &s);
+	uint32_t cookie = s.seq, our_ts = s.opt.tsval;
+	/* our TSval never runs ahead of our clock (rounded down, not up) */
+	EXPECT_NONE(h);
+	SEND(h, T0 + MS(50), .flags = TH_ACK, .seq = IRS_B + 1, .ack = cookie + 1, .wnd = 100,
+	     .ts = true, .tsval = 78, .tsecr = our_ts);
+	EXPECT_EV(h, TCPS_LISTEN, TCPS_SYN_RCVD);
+	EXPECT_EV(h, TCPS_SYN_RCVD, TCPS_ESTABLISHED);
+	h_discard(h);
+	h->fd = synfin_accept(h->st, h->lfd, NULL);
+	ASSERT(h->fd >= 0);
+	struct tcb *tp = h_tcb(h);
+	ASSERT(tp->t_flags & TF_RCVD_TSTMP);
+	ASSERT(tp->t_flags & TF_RCVD_SCALE);
+	ASSERT_EQ(tp->snd_scale, 7);
+	ASSERT_EQ(tp->snd_wnd, 100u << 7);
+	ASSERT_EQ(tp->ts_recent, 78);
+	h_free(h);
+}
+
+TEST(syn_cookie_without_timestamps_has_no_window_scale)
+{
+	struct harness *h = syn_queue_full(true);
+	struct tcp_seg s;
+	h->rport = PORT_B;
+	/* no timestamps, so no room to carry the window scale: none */
+	SEND(h, T0 + MS(1), .flags = TH_SYN, .seq = IRS_B, .mss = MSS, .ws = true, .wscale = 7);
+	POP(h, &s);
+	ASSERT_EQ(s.opt.has & (TOF_WSCALE | TOF_TS), 0);
+	SEND(h, T0 + MS(50), .flags = TH_ACK, .seq = IRS_B + 1, .ack = s.seq + 1, .wnd = 100);
+	EXPECT_EV(h, TCPS_LISTEN, TCPS_SYN_RCVD);
+	EXPECT_EV(h, TCPS_SYN_RCVD, TCPS_ESTABLISHED);
+	h_discard(h);
+	h->fd = synfin_accept(h->st, h->lfd, NULL);
+	ASSERT(h->fd >= 0);
+	ASSERT_EQ(h_tcb(h)->snd_scale, 0);
+	ASSERT_EQ(h_tcb(h)->snd_wnd, 100);
+	h_free(h);
+}
+
+TEST(syn_cookies_always_keep_no_state_even_with_room)
+{
+	struct synfin_config cfg;
+	h_config(&cfg);
+	cfg.syncookies = SYNFIN_SYNCOOKIES_ALWAYS;
+	struct harness *h = h_new(&cfg);
+	h_listen(h, 5);
+	struct tcp_seg s;
+	SEND(h, T0, .flags = TH_SYN, .seq = IRS, .mss = MSS);
+	POP(h, &s);
+	ASSERT_EQ(s.flags, TH_SYN | TH_ACK);
+	EXPECT_NO_EV(h); /* no SYN_RCVD block */
+	ASSERT_EQ(synfin_get_stats(h->st)->syncookies_sent, 1);
+	ASSERT_EQ(synfin_next_deadline(h->st), SYNFIN_TIME_NEVER);
+	SEND(h, T0 + MS(10), .flags = TH_ACK, .seq = IRS + 1, .ack = s.seq + 1);
+	EXPECT_EV(h, TCPS_LISTEN, TCPS_SYN_RCVD);
+	EXPECT_EV(h, TCPS_SYN_RCVD, TCPS_ESTABLISHED);
 	h_free(h);
 }

@@ -99,7 +99,7 @@ struct synfin_config {
 	synfin_time_t persist_max;
 	bool quiet_time;               /* RFC 9293 3.4.3: stay quiet MSL after start: off */
 	bool rfc1337;                  /* ignore RST in TIME_WAIT: off, like Linux */
-	bool syncookies;               /* answer with SYN cookies when the SYN queue is full: on */
+	uint8_t syncookies;            /* SYNFIN_SYNCOOKIES_*: on overflow */
 	uint32_t challenge_ack_limit;  /* RFC 5961 challenge ACKs per second: 1000 */
 	uint32_t sndbuf;               /* default send buffer: 65536 */
 	uint32_t rcvbuf;               /* default receive buffer: 65536 */
@@ -112,6 +112,13 @@ struct synfin_config {
 	bool checksum_offload;
 };
 void synfin_config_default(struct synfin_config *cfg);
+
+/* cfg.syncookies: never; when a listener's SYN queue is full (default);
+ * always (no state at all for a handshake in progress: SYN_RCVD costs no
+ * memory, but a lost SYN,ACK is not retransmitted, the client's SYN is) */
+#define SYNFIN_SYNCOOKIES_OFF 0
+#define SYNFIN_SYNCOOKIES_ON_OVERFLOW 1
+#define SYNFIN_SYNCOOKIES_ALWAYS 2
 
 /* Counters, for tests and the netstat -s like summary. */
 struct synfin_stats {

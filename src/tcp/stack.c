@@ -42,7 +42,7 @@ void synfin_config_default(struct synfin_config *c)
 	c->persist_max = SYNFIN_SEC(60);
 	c->quiet_time = false;
 	c->rfc1337 = false;
-	c->syncookies = true;
+	c->syncookies = SYNFIN_SYNCOOKIES_ON_OVERFLOW;
 	c->challenge_ack_limit = 1000;
 	c->sndbuf = 65536;
 	c->rcvbuf = 65535;

@@ -85,6 +85,39 @@ static struct tcb *new_child(struct synfin_stack *st, struct tcb *l, const struc
 	return tp;
 }
 
+/* A SYN,ACK whose ISN is a SYN cookie, and no state kept. When the SYN has
+ * timestamps, the low 4 bits of our TSval carry its window scale (15: none),
+ * as Linux does, so that the connection keeps both options; the TSval is
+ * rounded down so that it never runs ahead of our clock. */
+static void syncookie_reply(struct synfin_stack *st, const struct tcb *l, const struct tcp_seg *seg)
+{
+	uint16_t ours = (uint16_t)(st->cfg.mtu - 40);
+	uint16_t mss = !(seg->opt.has & TOF_MSS) ? 536 : seg->opt.mss < ours ? seg->opt.mss : ours;
+	struct tcp_opts o;
+	memset(&o, 0, sizeof o);
+	o.has = TOF_MSS;
+	o.mss = ours;
+	if (seg->opt.has & TOF_TS) {
+		uint8_t ws = (seg->opt.has & TOF_WSCALE) ? (seg->opt.wscale > 14 ? 14 : seg->opt.wscale) : 0xf;
+		uint64_t f = tcp_tuple_secret(st, seg->daddr, seg->dport, seg->saddr, seg->sport);
+		uint32_t now_ts = st_ms(st) + (uint32_t)(f >> 32);
+		uint32_t ts = (now_ts & ~0xfu) | ws;
+		if (seq_gt(ts, now_ts))
+			ts -= 16;
+		o.has |= TOF_TS;
+		o.tsval = ts;
+		o.tsecr = seg->opt.tsval;
+		if (ws != 0xf) {
+			o.has |= TOF_WSCALE;
+			o.wscale = tcp_rcv_scale_for(l->rcvbuf);
+		}
+	}
+	uint32_t space = l->rcvbuf > 65535 ? 65535 : l->rcvbuf;
+	tcp_respond(st, seg->daddr, seg->dport, seg->saddr, seg->sport, syncookie_make(st, seg, mss),
+		    seg->seq + 1, TH_SYN | TH_ACK, (uint16_t)space, &o);
+	st->stats.syncookies_sent++;
+}
+
 static void listen_input(struct synfin_stack *st, struct tcb *l, const struct tcp_seg *seg,
 			 uint32_t iss)
 {
@@ -103,19 +136,28 @@ static void listen_input(struct synfin_stack *st, struct tcb *l, const struct tc
 				st->stats.listen_overflows++;
 				return;
 			}
+			/* rebuild the SYN the cookie stands for: its MSS from the
+			 * cookie, its window scale and timestamps from the bits
+			 * our SYN,ACK's TSval carried, echoed back in TSecr */
 			struct tcp_seg syn = *seg;
 			syn.seq = seg->seq - 1;
-			syn.wnd = seg->wnd;
 			memset(&syn.opt, 0, sizeof syn.opt);
+			syn.opt.has = TOF_MSS;
+			syn.opt.mss = mss;
+			if (seg->opt.has & TOF_TS) {
+				uint8_t ws = (uint8_t)(seg->opt.tsecr & 0xf);
+				syn.opt.has |= TOF_TS;
+				syn.opt.tsval = seg->opt.tsval;
+				if (ws != 0xf) {
+					syn.opt.has |= TOF_WSCALE;
+					syn.opt.wscale = ws;
+				}
+			}
 			struct tcb *tp = new_child(st, l, &syn, seg->ack - 1);
 			if (!tp)
 				return;
 			st->stats.syncookies_ok++;
-			tp->t_flags &= ~(TF_REQ_SCALE | TF_REQ_TSTMP);
-			tp->rcv_scale = 0;
-			tp->t_maxseg = mss;
 			syn_options(st, tp, &syn);
-			tp->t_maxseg = mss;
 			tp->snd_nxt = tp->snd_max = tp->iss + 1;
 			/* the window the cookie's SYN,ACK offered */
 			tp->rcv_adv = tp->rcv_nxt + (tp->rcvbuf > 65535 ? 65535 : tp->rcvbuf);
@@ -142,22 +184,11 @@ static void listen_input(struct synfin_stack *st, struct tcb *l, const struct tc
 		st->stats.listen_overflows++;
 		return;
 	}
-	if (q->q0len >= st->cfg.max_syn_backlog) {
-		st->stats.syn_queue_overflows++;
-		if (st->cfg.syncookies) {
-			/* keep no state: the ISN carries what is needed */
-			uint16_t ours = (uint16_t)(st->cfg.mtu - 40);
-			uint16_t mss = !(seg->opt.has & TOF_MSS) ? 536 : seg->opt.mss < ours ? seg->opt.mss : ours;
-			uint32_t cookie = syncookie_make(st, seg, mss);
-			struct tcp_opts o;
-			memset(&o, 0, sizeof o);
-			o.has = TOF_MSS;
-			o.mss = ours;
-			uint32_t space = l->rcvbuf > 65535 ? 65535 : l->rcvbuf;
-			tcp_respond(st, seg->daddr, seg->dport, seg->saddr, seg->sport, cookie,
-				    seg->seq + 1, TH_SYN | TH_ACK, (uint16_t)space, &o);
-			st->stats.syncookies_sent++;
-		}
+	if (q->q0len >= st->cfg.max_syn_backlog || (st->cfg.syncookies == SYNFIN_SYNCOOKIES_ALWAYS && !iss)) {
+		if (q->q0len >= st->cfg.max_syn_backlog)
+			st->stats.syn_queue_overflows++;
+		if (st->cfg.syncookies)
+			syncookie_reply(st, l, seg);
 		return;
 	}
 	struct tcb *tp = new_child(st, l, seg, iss);

@@ -255,6 +255,7 @@ uint64_t tcp_tuple_secret(const struct synfin_stack *st, uint32_t laddr, uint16_
 /* RTO, cwnd and MSS defaults, the ISS (RFC 6528: F + a 4 microsecond clock)
  * and the timestamp offset, for a block whose 4-tuple is set. */
 void tcp_init_conn(struct synfin_stack *st, struct tcb *tp);
+uint8_t tcp_rcv_scale_for(uint32_t rcvbuf);
 /* The connection is over: enter CLOSED, report `err` (0: none), free the
  * block unless the application still holds it. */
 void tcp_close(struct synfin_stack *st, struct tcb *tp, int err, const char *cause);

@@ -251,6 +251,15 @@ uint64_t tcp_tuple_secret(const struct synfin_stack *st, uint32_t laddr, uint16_
 	return st_siphash(st, t, sizeof t);
 }
 
+/* the smallest shift under which the receive buffer fits the 16-bit field */
+uint8_t tcp_rcv_scale_for(uint32_t rcvbuf)
+{
+	uint8_t s = 0;
+	while (s < 14 && (rcvbuf >> s) > 65535)
+		s++;
+	return s;
+}
+
 void tcp_init_conn(struct synfin_stack *st, struct tcb *tp)
 {
 	tp->rto = (uint32_t)st->cfg.rto_initial;
@@ -260,10 +269,7 @@ void tcp_init_conn(struct synfin_stack *st, struct tcb *tp)
 	tp->ssthresh = UINT32_MAX / 2;
 	tp->cwnd = 0; /* set once the MSS is known */
 	tp->t_flags |= TF_REQ_TSTMP | TF_REQ_SCALE;
-	/* smallest shift under which the receive buffer fits the 16-bit field */
-	tp->rcv_scale = 0;
-	while (tp->rcv_scale < 14 && (tp->rcvbuf >> tp->rcv_scale) > 65535)
-		tp->rcv_scale++;
+	tp->rcv_scale = tcp_rcv_scale_for(tp->rcvbuf);
 	uint64_t f = tcp_tuple_secret(st, tp->laddr, tp->lport, tp->faddr, tp->fport);
 	tp->ts_offset = (uint32_t)(f >> 32);
 	tp->iss = st->test_iss ? st->test_iss : (uint32_t)f + (uint32_t)(st->now / 4);
