@@ -195,7 +195,7 @@ static void listen_input(struct synfin_stack *st, struct tcb *l, const struct tc
 	if (!tp)
 		return;
 	syn_options(st, tp, seg);
-	tcp_set_state(st, tp, TCPS_SYN_RCVD, tcp_flags_cause(seg->flags, cause));
+	tcp_set_state(st, tp, TCPS_SYN_RCVD, tcp_flags_cause(st, seg->flags, cause));
 	tcp_hash_insert(st, tp);
 	tp->t_keep = st->now + st->cfg.conn_timeout;
 	/* Data or FIN on the SYN is not taken (no TCP Fast Open): the peer
@@ -241,7 +241,7 @@ static void syn_sent_input(struct synfin_stack *st, struct tcb *tp, const struct
 		}
 	}
 	if (seq_gt(tp->snd_una, tp->iss)) {
-		tcp_set_state(st, tp, TCPS_ESTABLISHED, tcp_flags_cause(seg->flags, cause));
+		tcp_set_state(st, tp, TCPS_ESTABLISHED, tcp_flags_cause(st, seg->flags, cause));
 		tcp_rto_after_syn(st, tp);
 		tp->rxtshift = 0;
 		tp->t_rexmt = SYNFIN_TIME_NEVER;
@@ -452,7 +452,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 			st->stats.listen_overflows++;
 			return;
 		}
-		tcp_set_state(st, tp, TCPS_ESTABLISHED, tcp_flags_cause(flags, cause));
+		tcp_set_state(st, tp, TCPS_ESTABLISHED, tcp_flags_cause(st, flags, cause));
 		tcp_rto_after_syn(st, tp);
 		tw_reopen_confirmed(st, tp);
 		tp->snd_wnd = (uint32_t)seg->wnd << tp->snd_scale;

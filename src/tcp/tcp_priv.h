@@ -324,6 +324,6 @@ uint32_t ring_reass(struct ring *r, uint32_t off, const uint8_t *p, uint32_t n, 
 
 /* ---- user-call helpers shared with input ---- */
 void tcp_user_closed_check(struct synfin_stack *st, struct tcb *tp); /* linger done? */
-const char *tcp_flags_cause(uint8_t flags, char *buf); /* "rcv SYN,ACK" */
+const char *tcp_flags_cause(const struct synfin_stack *st, uint8_t flags, char *buf); /* "rcv SYN,ACK" */
 
 #endif

@@ -53,8 +53,10 @@ void tcp_set_state(struct synfin_stack *st, struct tcb *tp, int state, const cha
 	tcp_state_event(st, tp->fd, tp->laddr, tp->lport, tp->faddr, tp->fport, old, state, cause);
 }
 
-const char *tcp_flags_cause(uint8_t flags, char *buf)
+const char *tcp_flags_cause(const struct synfin_stack *st, uint8_t flags, char *buf)
 {
+	if (!st->ops.state_change)
+		return ""; /* nobody reads it: do not build it */
 	static const struct {
 		uint8_t bit;
 		const char *name;
