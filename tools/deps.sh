@@ -1,10 +1,11 @@
 #!/bin/sh
 # Make sure the Debian packages that `make test` uses are present:
-# gcc and make to build, clang for the second compiler check, tcpdump to
-# read back the pcap files. As root they are installed; otherwise this says
+# gcc and make to build, clang for the second compiler check and the fuzzer,
+# tcpdump to read back the pcap files, and for the tests against Linux in
+# network namespaces: iproute2, nftables, ping and python3. As root they are installed; otherwise this says
 # what is missing and how to get it.
 missing=""
-for tool in gcc:gcc clang:clang tcpdump:tcpdump; do
+for tool in gcc:gcc clang:clang tcpdump:tcpdump ip:iproute2 nft:nftables ping:iputils-ping python3:python3; do
 	cmd=${tool%%:*}
 	pkg=${tool#*:}
 	command -v "$cmd" >/dev/null 2>&1 || missing="$missing $pkg"
@@ -20,6 +21,6 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 fi
 echo "deps: missing Debian packages:$missing"
 echo "deps: install them with: sudo apt-get install$missing"
-# gcc is required; clang and tcpdump checks are reported as skipped without them
+# gcc is required; the checks that need the others say they were skipped
 command -v gcc >/dev/null 2>&1 || exit 1
 exit 0
