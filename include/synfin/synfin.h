@@ -110,7 +110,14 @@ struct synfin_config {
 	 * TCP checksum is neither computed nor verified, as a kernel does on
 	 * loopback. Never set it on a link that can corrupt: off. */
 	bool checksum_offload;
+	bool sack;                     /* offer and use SACK (RFC 2018, 6675): on */
+	uint8_t congestion;            /* SYNFIN_CC_*: CUBIC */
+	synfin_time_t delack_max;      /* delayed ACK never longer than this: 500 ms cap (RFC 9293) */
 };
+
+/* congestion control algorithms (cfg.congestion, SYNFIN_TCP_CONGESTION) */
+#define SYNFIN_CC_CUBIC 0   /* RFC 9438 */
+#define SYNFIN_CC_NEWRENO 1 /* RFC 5681 + RFC 6582 */
 void synfin_config_default(struct synfin_config *cfg);
 
 /* cfg.syncookies: never; when a listener's SYN queue is full (default);
@@ -179,6 +186,24 @@ synfin_time_t synfin_now(const struct synfin_stack *st);
 #define SYNFIN_TCP_KEEPIDLE 4  /* int, seconds */
 #define SYNFIN_TCP_KEEPINTVL 5 /* int, seconds */
 #define SYNFIN_TCP_KEEPCNT 6   /* int */
+#define SYNFIN_TCP_CONGESTION 13 /* int: SYNFIN_CC_*, before or after connect */
+
+/* What TCP_INFO tells on Linux, for tools and plots. */
+struct synfin_tcp_info {
+	uint8_t state;          /* enum synfin_tcp_state */
+	uint8_t ca_state;       /* 0 open, 1 disorder, 2 recovery, 3 loss (after an RTO) */
+	uint8_t snd_wscale, rcv_wscale;
+	bool sack, timestamps;
+	uint8_t congestion;     /* SYNFIN_CC_* */
+	uint32_t mss;           /* send MSS, options excluded */
+	uint32_t cwnd, ssthresh; /* bytes */
+	uint32_t srtt_us, rttvar_us, rto_us;
+	uint32_t in_flight;     /* bytes sent and not acknowledged, less those SACKed */
+	uint32_t snd_wnd, rcv_wnd;
+	uint64_t bytes_acked, bytes_received;
+	uint64_t segs_out, retrans_segs, fast_retrans, rto_count;
+};
+int synfin_tcp_info(struct synfin_stack *st, int fd, struct synfin_tcp_info *info);
 
 struct synfin_linger {
 	int l_onoff;

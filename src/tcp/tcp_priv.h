@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "synfin/synfin.h"
+#include "tcp/cc.h"
 #include "tcp/seq.h"
 #include "wire/wire.h"
 
@@ -75,6 +76,30 @@ struct listenq {
 #define TF_COOKIE 0x02000000u    /* created from a SYN cookie */
 #define TF_TIMING 0x04000000u    /* an RTT sample is being taken */
 #define TF_USER_CLOSED 0x08000000u /* close() was called (descriptor may linger) */
+#define TF_SACK_PERMIT 0x10000000u /* SACK negotiated (RFC 2018) */
+#define TF_REQ_SACK 0x20000000u
+
+/* What a connection needs only once data flows, allocated with its first
+ * buffer: congestion control state, the SACK scoreboard, loss recovery and
+ * counters. An idle connection does without it (and its bytes). */
+#define SACK_MAX 8
+struct tcb_ext {
+	union {
+		struct cc_cubic cubic;
+	} cc;
+	/* the scoreboard (RFC 6675): ranges above SND.UNA the receiver has
+	 * SACKed, sorted, disjoint */
+	struct {
+		uint32_t left, right;
+	} sacked[SACK_MAX];
+	uint8_t nsacked;
+	uint8_t ca_state;      /* as synfin_tcp_info.ca_state */
+	uint32_t recover;      /* RFC 6582 / 6675: SND.MAX when recovery began */
+	uint32_t high_rxt;     /* RFC 6675 HighRxt */
+	uint32_t sacked_bytes; /* bytes covered by sacked[] */
+	uint64_t bytes_acked, bytes_received;
+	uint64_t segs_out, retrans_segs, fast_retrans, rto_count;
+};
 
 struct tcb {
 	struct tcb *hnext;     /* 4-tuple hash chain */
@@ -91,6 +116,7 @@ struct tcb {
 		} b;
 		struct listenq *lq; /* LISTEN only */
 	} u;
+	struct tcb_ext *x;     /* once data flows (tcp_ext_get) */
 
 	uint32_t t_flags;
 	uint32_t laddr, faddr;
@@ -114,8 +140,10 @@ struct tcb {
 	uint32_t rcv_nxt, rcv_adv, irs;
 	uint16_t t_maxseg;    /* MSS we send with (options excluded) */
 	uint16_t linger_s;    /* SO_LINGER seconds */
-	/* congestion control (RFC 5681; issue 5 builds on it) */
+	/* congestion control: the window in bytes; the algorithm's own state
+	 * is in x->cc */
 	uint32_t cwnd, ssthresh;
+	uint8_t cc;            /* SYNFIN_CC_* */
 	/* RTT (RFC 6298), microseconds */
 	uint32_t srtt, rttvar, rto;
 	uint32_t rtseq;
@@ -255,6 +283,12 @@ uint64_t tcp_tuple_secret(const struct synfin_stack *st, uint32_t laddr, uint16_
 /* RTO, cwnd and MSS defaults, the ISS (RFC 6528: F + a 4 microsecond clock)
  * and the timestamp offset, for a block whose 4-tuple is set. */
 void tcp_init_conn(struct synfin_stack *st, struct tcb *tp);
+/* The extension, allocated on first use; NULL only when memory is out. */
+struct tcb_ext *tcp_ext_get(struct synfin_stack *st, struct tcb *tp);
+/* Bytes in flight as RFC 6675's pipe estimates them, without a scoreboard
+ * walk: sent and unacknowledged, less what the receiver has SACKed. */
+uint32_t tcp_flight(const struct tcb *tp);
+const struct cc_ops *tcp_cc(const struct tcb *tp);
 uint8_t tcp_rcv_scale_for(uint32_t rcvbuf);
 /* The connection is over: enter CLOSED, report `err` (0: none), free the
  * block unless the application still holds it. */
