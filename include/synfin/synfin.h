@@ -254,6 +254,13 @@ int synfin_tuple_state(const struct synfin_stack *st, uint16_t lport, uint32_t f
 int synfin_set_owner(struct synfin_stack *st, int fd, unsigned owner);
 void synfin_exit(struct synfin_stack *st, unsigned owner);
 
+/* Check the engine's invariants on every connection (for tests and
+ * debugging): SND.UNA <= SND.NXT <= SND.MAX, nothing acknowledged that was
+ * never sent, cwnd at least one segment once established, the SACK
+ * scoreboard inside [SND.UNA, SND.MAX], buffers within their sizes, the
+ * timer heap consistent. Returns 0, or -1 with the first violation in why. */
+int synfin_check(const struct synfin_stack *st, char *why, size_t cap);
+
 /* A netstat -tan like table with the pending timer of each connection.
  * Returns the length the full table needs (like snprintf). */
 size_t synfin_netstat(const struct synfin_stack *st, char *buf, size_t cap);

@@ -13,12 +13,21 @@
  *    datagrams due at the same microsecond are delivered in the order they
  *    were sent whatever the heap's shape, so a run replays exactly.
  *  - Every random choice comes from one splitmix64 generator seeded by the
- *    caller. Per datagram that passes the filter, plug and MTU checks, the
- *    draws are made in this order: loss; corruption (and then the bit to
- *    flip); duplication; reordering; the jitter of the first copy; the
- *    jitter of the duplicate. A fault whose probability is 0 (or a jitter
- *    of 0) draws nothing, so traffic over clean links consumes no
- *    randomness and leaves the stack seeds and sim_rand() untouched.
+ *    caller. Per datagram that passes the filter, plug, MTU and queue
+ *    checks, the draws are made in this order: the Gilbert-Elliott step;
+ *    loss; corruption (and then the bit to flip); duplication; reordering;
+ *    the jitter of the first copy; the jitter of the duplicate. A fault
+ *    whose probability is 0 (or a jitter of 0) draws nothing, so traffic
+ *    over clean links consumes no randomness and leaves the stack seeds
+ *    and sim_rand() untouched. The rate and the queue draw nothing.
+ *  - A link's rate is modelled by one transmitter per direction: the end
+ *    of its last transmission (busy_until, kept exact as whole
+ *    microseconds plus a fraction in units of 1/rate_bps us, so that
+ *    rounding never accumulates) and, for the drop-tail queue, the start
+ *    times of the datagrams still waiting, oldest first. A datagram is
+ *    queued, then transmitted, then lost or not on the way: a datagram
+ *    lost on the wire has used the transmitter all the same. The duplicate
+ *    of a datagram is the network's doing and does not use it again.
  *  - When a timer and a delivery are due at the same instant the delivery
  *    goes first: an ACK that arrives just as the RTO expires is seen before
  *    the retransmission, which is the kinder and the reproducible choice.
@@ -26,13 +35,14 @@
  * Trace rule for datagrams (it lives here because sim.h only names the
  * flags): with SIM_TRACE_SEGMENTS every datagram is printed when it is sent,
  * as the wire printer formats it, followed by a note for each fault:
- * "  [lost]", "  [dropped by scenario]", "  [unplugged]", "  [too big]" or
- * "  [no such host]" when it will never arrive; "  [corrupted]",
- * "  [duplicated]", "  [reordered]" when it arrives altered. With
- * SIM_TRACE_DROPS alone only the datagrams that will never arrive are
- * printed, with their note, numbered as in a full trace. With either flag,
- * a datagram that reaches a host that is down is printed again when it
- * arrives, stamped with the arrival time and noted "  [host down]".
+ * "  [lost]", "  [dropped by scenario]", "  [unplugged]", "  [too big]",
+ * "  [no such host]" or "  [queue full]" when it will never arrive;
+ * "  [corrupted]", "  [duplicated]", "  [reordered]" when it arrives
+ * altered. With SIM_TRACE_DROPS alone only the datagrams that will never
+ * arrive are printed, with their note, numbered as in a full trace. With
+ * either flag, a datagram that reaches a host that is down is printed
+ * again when it arrives, stamped with the arrival time and noted
+ * "  [host down]".
  * SIM_TRACE_STATES prints every state change, and "<time> <host> crashed"
  * and "<time> <host> rebooted" lines, since a crash reports no state
  * changes of its own.
@@ -63,9 +73,24 @@ struct sim_host {
 	bool plugged;
 };
 
+/* One direction of a link: its transmitter, its queue, its loss state. */
+struct sim_dir {
+	synfin_time_t busy_until; /* the last transmission ends at busy_until */
+	uint64_t busy_frac;       /*   + busy_frac / frac_rate microseconds */
+	uint64_t frac_rate;       /* the rate busy_frac counts in */
+	/* when each waiting datagram starts transmission, a ring in FIFO order */
+	synfin_time_t *waiting;
+	uint32_t wcap, whead, wlen;
+	bool ge_bad;              /* Gilbert-Elliott: in the bad state */
+};
+
+/* A pair of hosts: its own link (own), or the default's settings with the
+ * pair's own transmitters (made when a datagram first needs them). */
 struct sim_link_slot {
 	size_t a, b; /* host indices, a <= b */
+	bool own;
 	struct sim_link link;
+	struct sim_dir dir[2]; /* a -> b, b -> a */
 };
 
 /* One datagram in flight; owns its bytes. */
@@ -254,7 +279,39 @@ static const struct sim_link *link_between(struct sim *s, const struct sim_host 
 {
 	struct sim_link_slot *ls = link_find(s, a->idx, b->idx);
 
-	return ls ? &ls->link : &s->dflt;
+	return ls && ls->own ? &ls->link : &s->dflt;
+}
+
+static struct sim_link_slot *slot_new(struct sim *s, size_t a, size_t b)
+{
+	struct sim_link_slot *ls;
+
+	if (s->nlinks == s->links_cap) {
+		size_t cap = s->links_cap ? s->links_cap * 2 : 8;
+		struct sim_link_slot *n = realloc(s->links, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		s->links = n;
+		s->links_cap = cap;
+	}
+	ls = &s->links[s->nlinks++];
+	*ls = (struct sim_link_slot){ .a = a < b ? a : b, .b = a < b ? b : a };
+	return ls;
+}
+
+/* The state of the direction from -> to, made on first use. NULL only when
+ * out of memory. Making a slot may move the slots, so no pointer into them
+ * may be held across this call (the default link is not among them). */
+static struct sim_dir *dir_state(struct sim *s, const struct sim_host *from, const struct sim_host *to)
+{
+	struct sim_link_slot *ls = link_find(s, from->idx, to->idx);
+
+	if (!ls)
+		ls = slot_new(s, from->idx, to->idx);
+	if (!ls)
+		return NULL;
+	return &ls->dir[from->idx <= to->idx ? 0 : 1];
 }
 
 void sim_set_default_link(struct sim *s, const struct sim_link *l)
@@ -266,22 +323,15 @@ void sim_set_link(struct sim *s, struct sim_host *a, struct sim_host *b, const s
 {
 	struct sim_link_slot *ls = link_find(s, a->idx, b->idx);
 
+	if (!ls)
+		ls = slot_new(s, a->idx, b->idx);
 	if (!ls) {
-		if (s->nlinks == s->links_cap) {
-			size_t cap = s->links_cap ? s->links_cap * 2 : 8;
-			struct sim_link_slot *n = realloc(s->links, cap * sizeof(*n));
-
-			if (!n) {
-				fprintf(stderr, "sim: out of memory for a link; keeping the default\n");
-				return;
-			}
-			s->links = n;
-			s->links_cap = cap;
-		}
-		ls = &s->links[s->nlinks++];
-		ls->a = a->idx < b->idx ? a->idx : b->idx;
-		ls->b = a->idx < b->idx ? b->idx : a->idx;
+		fprintf(stderr, "sim: out of memory for a link; keeping the default\n");
+		return;
 	}
+	/* A change of settings keeps the transmitters busy as they are: what
+	 * is already queued goes out as it was scheduled. */
+	ls->own = true;
 	ls->link = *l;
 }
 
@@ -329,6 +379,8 @@ static const char *fate_note(enum sim_fate f)
 		return "  [no such host]";
 	case SIM_HOST_DOWN:
 		return "  [host down]";
+	case SIM_QUEUE_DROP:
+		return "  [queue full]";
 	}
 	return "  [?]";
 }
@@ -372,6 +424,9 @@ static void count_fate(struct sim_counts *c, enum sim_fate f)
 	case SIM_HOST_DOWN:
 		c->host_down++;
 		break;
+	case SIM_QUEUE_DROP:
+		c->queue_drops++;
+		break;
 	}
 }
 
@@ -396,11 +451,95 @@ static void enqueue(struct sim *s, synfin_time_t t, struct sim_host *to, uint8_t
 	}
 }
 
-/* The faults that keep a datagram from ever arriving; fills *to and *l
- * when it will arrive. */
-static enum sim_fate decide_fate(struct sim *s, struct sim_host *from, const uint8_t *pkt,
-				 size_t len, struct sim_host **to, const struct sim_link **l)
+/* Room for one more start time in the queue's ring, kept in FIFO order. */
+static bool queue_grow(struct sim_dir *d)
 {
+	uint32_t cap = d->wcap ? d->wcap * 2 : 64;
+	synfin_time_t *n;
+
+	if (d->wcap >= UINT32_MAX / 2)
+		return false;
+	n = malloc((size_t)cap * sizeof(*n));
+	if (!n)
+		return false;
+	for (uint32_t i = 0; i < d->wlen; i++)
+		n[i] = d->waiting[(d->whead + i) % d->wcap];
+	free(d->waiting);
+	d->waiting = n;
+	d->wcap = cap;
+	d->whead = 0;
+	return true;
+}
+
+/* Queue a datagram of `len` bytes on a direction with a rate and transmit
+ * it; *depart is when its last bit leaves (rounded up to the
+ * microsecond). False: the queue is full, and nothing changed. */
+static bool transmit(struct sim *s, struct sim_dir *d, const struct sim_link *l, size_t len,
+		     synfin_time_t *depart)
+{
+	uint64_t rate = l->rate_bps;
+	/* bit-microseconds: len*8 bits take this / rate microseconds */
+	uint64_t work = (uint64_t)len * 8u * SYNFIN_US_PER_S;
+	uint64_t q = work / rate, r = work % rate;
+
+	if (d->frac_rate != rate) {
+		/* the link's rate was changed: round the current end up */
+		d->busy_until = time_add(d->busy_until, d->busy_frac ? 1 : 0);
+		d->busy_frac = 0;
+		d->frac_rate = rate;
+	}
+	/* the datagrams whose transmission has begun are waiting no more */
+	while (d->wlen && d->waiting[d->whead] <= s->now) {
+		d->whead = (d->whead + 1) % d->wcap;
+		d->wlen--;
+	}
+	if (d->busy_until > s->now || (d->busy_until == s->now && d->busy_frac)) {
+		/* the transmitter is busy: wait behind the others */
+		if (l->queue_pkts && d->wlen >= l->queue_pkts)
+			return false;
+		if (d->wlen == d->wcap && !queue_grow(d)) {
+			fprintf(stderr, "sim: out of memory for a queue; a datagram is dropped\n");
+			return false;
+		}
+		d->waiting[(d->whead + d->wlen) % d->wcap] = time_add(d->busy_until, d->busy_frac ? 1 : 0);
+		d->wlen++;
+	} else {
+		d->busy_until = s->now;
+		d->busy_frac = 0;
+	}
+	d->busy_until = time_add(d->busy_until, q);
+	if (r >= rate - d->busy_frac) {
+		d->busy_frac -= rate - r;
+		d->busy_until = time_add(d->busy_until, 1);
+	} else {
+		d->busy_frac += r;
+	}
+	*depart = time_add(d->busy_until, d->busy_frac ? 1 : 0);
+	return true;
+}
+
+/* One Gilbert-Elliott step of a direction, then whether the datagram is
+ * lost (always in the bad state, never in the good one). */
+static bool ge_lost(struct sim *s, struct sim_dir *d, const struct sim_link *l)
+{
+	if (d->ge_bad) {
+		if (sim_chance(s, l->ge_r))
+			d->ge_bad = false;
+	} else if (sim_chance(s, l->ge_p)) {
+		d->ge_bad = true;
+	}
+	return d->ge_bad;
+}
+
+/* The faults that keep a datagram from ever arriving; fills *to, *l and
+ * *depart (when its last bit leaves the sender) when it will arrive. */
+static enum sim_fate decide_fate(struct sim *s, struct sim_host *from, const uint8_t *pkt,
+				 size_t len, struct sim_host **to, const struct sim_link **l,
+				 synfin_time_t *depart)
+{
+	struct sim_dir *d = NULL;
+
+	*depart = s->now;
 	if (s->filter && s->filter(s->filter_ctx, from, pkt, len))
 		return SIM_DROPPED_FILTER;
 	*to = route(s, pkt, len);
@@ -411,6 +550,21 @@ static enum sim_fate decide_fate(struct sim *s, struct sim_host *from, const uin
 		return SIM_UNPLUGGED;
 	if ((*l)->mtu && len > (*l)->mtu)
 		return SIM_TOO_BIG;
+	/* *l stays valid: a slot is only made for a pair on the default
+	 * link, which does not live among the slots */
+	if ((*l)->rate_bps || (*l)->ge_p > 0.0) {
+		d = dir_state(s, from, *to);
+		if (!d) {
+			fprintf(stderr, "sim: out of memory for a link's state; a datagram is dropped\n");
+			return SIM_QUEUE_DROP;
+		}
+	}
+	if ((*l)->rate_bps && !transmit(s, d, *l, len, depart))
+		return SIM_QUEUE_DROP;
+	if ((*l)->ge_p > 0.0 && ge_lost(s, d, *l)) {
+		s->counts.burst_lost++;
+		return SIM_LOST;
+	}
 	if (sim_chance(s, (*l)->loss))
 		return SIM_LOST;
 	return SIM_DELIVERED;
@@ -423,7 +577,7 @@ static void sim_send(struct sim *s, struct sim_host *from, const uint8_t *pkt, s
 	enum sim_fate fate;
 	uint8_t *copy, *copy2;
 	bool corrupt, dup, reorder;
-	synfin_time_t d1, d2;
+	synfin_time_t depart, d1, d2;
 	char notes[64] = "";
 
 	s->counts.sent++;
@@ -431,7 +585,7 @@ static void sim_send(struct sim *s, struct sim_host *from, const uint8_t *pkt, s
 	if (s->pcap_on)
 		pcap_write(&s->pcap, s->now, pkt, len);
 
-	fate = decide_fate(s, from, pkt, len, &to, &l);
+	fate = decide_fate(s, from, pkt, len, &to, &l, &depart);
 	if (fate != SIM_DELIVERED) {
 		count_fate(&s->counts, fate);
 		trace_datagram(s, pkt, len, s->now, fate_note(fate), true);
@@ -463,11 +617,11 @@ static void sim_send(struct sim *s, struct sim_host *from, const uint8_t *pkt, s
 	/* The duplicate is made after the corruption: both copies carry the
 	 * same damage, as when a router repeats a damaged frame. */
 	copy2 = dup && copy ? dup_bytes(copy, len) : NULL;
-	enqueue(s, time_add(s->now, d1), to, copy, len);
+	enqueue(s, time_add(depart, d1), to, copy, len);
 	if (dup) {
 		s->counts.duplicated++;
 		strcat(notes, "  [duplicated]");
-		enqueue(s, time_add(s->now, d2), to, copy2, len);
+		enqueue(s, time_add(depart, d2), to, copy2, len);
 	}
 	if (reorder)
 		strcat(notes, "  [reordered]");
@@ -484,6 +638,14 @@ static void host_output(void *ctx, const uint8_t *pkt, size_t len)
 	if (!h->up)
 		return;
 	sim_send(h->sim, h, pkt, len);
+}
+
+void sim_inject(struct sim_host *from, const uint8_t *pkt, size_t len)
+{
+	/* a crashed host sends nothing, crafted or not */
+	if (!from->up)
+		return;
+	sim_send(from->sim, from, pkt, len);
 }
 
 static void host_state_change(void *ctx, const struct synfin_state_event *ev)
@@ -673,6 +835,10 @@ void sim_destroy(struct sim *s)
 	for (size_t i = 0; i < s->nev; i++)
 		free(s->heap[i].pkt);
 	free(s->heap);
+	for (size_t i = 0; i < s->nlinks; i++) {
+		free(s->links[i].dir[0].waiting);
+		free(s->links[i].dir[1].waiting);
+	}
 	free(s->links);
 	if (s->pcap_on && pcap_close(&s->pcap) < 0)
 		fprintf(stderr, "sim: writing the pcap file failed\n");

@@ -20,6 +20,17 @@
 struct sim;
 struct sim_host;
 
+/*
+ * A link, the same in both directions; each direction has its own
+ * transmitter, queue and loss state. A datagram sent on a link with a rate
+ * waits in the direction's queue (first in, first out) until the datagrams
+ * ahead of it have been transmitted, takes len*8/rate_bps seconds to
+ * transmit, then travels `delay` (+ jitter): it arrives at
+ *   max(now, end of the previous transmission) + len*8/rate + delay + jitter.
+ * Without a rate (0) transmission takes no time and nothing ever waits, so
+ * the queue never fills. Pairs of hosts without a link of their own share
+ * the default link's settings, each pair with its own transmitters.
+ */
 struct sim_link {
 	synfin_time_t delay;  /* one-way propagation delay */
 	synfin_time_t jitter; /* extra delay, uniform in [0, jitter] */
@@ -29,12 +40,32 @@ struct sim_link {
 	double corrupt;       /* probability one random bit is flipped */
 	uint32_t mtu;         /* larger datagrams are dropped; 0 = no limit */
 	bool up;              /* false: the cable is unplugged, everything is lost */
+	uint64_t rate_bps;    /* bits per second of each direction; 0 = infinite */
+	/* drop-tail: a datagram that finds this many datagrams waiting for
+	 * transmission (the one being transmitted not counted) is dropped;
+	 * 0 = unlimited */
+	uint32_t queue_pkts;
+	/* bursty loss, Gilbert-Elliott: each direction is in a good state
+	 * (nothing lost) or a bad one (everything lost); before each datagram
+	 * it moves good -> bad with probability ge_p, bad -> good with ge_r.
+	 * The long-run loss is ge_p / (ge_p + ge_r), the mean burst 1 / ge_r
+	 * datagrams. ge_p = 0: off (a direction starts good). */
+	double ge_p, ge_r;
 };
-/* defaults: delay 1 ms, nothing else, mtu 1500, up */
+/* defaults: delay 1 ms, nothing else, mtu 1500, up, infinite rate */
 void sim_link_default(struct sim_link *l);
 
 /* What happened to a datagram, for the trace and for drop filters. */
-enum sim_fate { SIM_DELIVERED, SIM_LOST, SIM_DROPPED_FILTER, SIM_UNPLUGGED, SIM_TOO_BIG, SIM_NO_HOST, SIM_HOST_DOWN };
+enum sim_fate {
+	SIM_DELIVERED,
+	SIM_LOST,
+	SIM_DROPPED_FILTER,
+	SIM_UNPLUGGED,
+	SIM_TOO_BIG,
+	SIM_NO_HOST,
+	SIM_HOST_DOWN,
+	SIM_QUEUE_DROP /* the direction's queue was full */
+};
 
 /* A scenario's own drop rule, asked for each datagram a host sends before
  * the random faults; return true to drop it. */
@@ -92,11 +123,18 @@ int sim_set_pcap(struct sim *s, const char *path);
 typedef void (*sim_state_fn)(void *ctx, struct sim_host *h, const struct synfin_state_event *ev);
 void sim_set_state_hook(struct sim *s, sim_state_fn fn, void *ctx);
 
-/* Counts of datagrams by fate, and all datagrams sent. */
+/* Counts of datagrams by fate, and all datagrams sent. `lost` includes the
+ * bursty losses, also counted apart in `burst_lost`. */
 struct sim_counts {
 	uint64_t sent, delivered, lost, filtered, unplugged, too_big, no_host, host_down, duplicated, reordered, corrupted;
+	uint64_t queue_drops, burst_lost;
 };
 const struct sim_counts *sim_get_counts(const struct sim *s);
+
+/* Put a datagram on the wire from `from` as if its stack had sent it: the
+ * filter, the link and its faults apply (crafted traffic, tests). Not from
+ * inside the simulator's callbacks (filter, state hook). */
+void sim_inject(struct sim_host *from, const uint8_t *pkt, size_t len);
 
 /* The simulator's seeded random generator, for scenarios. */
 uint64_t sim_rand(struct sim *s);

@@ -49,6 +49,9 @@ void synfin_config_default(struct synfin_config *c)
 	c->max_syn_backlog = 128;
 	c->ephemeral_lo = 32768;
 	c->ephemeral_hi = 60999;
+	c->sack = true;
+	c->congestion = SYNFIN_CC_CUBIC;
+	c->delack_max = SYNFIN_MS(500);
 }
 
 /* ---- memory ---- */
@@ -162,6 +165,14 @@ struct synfin_stack *synfin_stack_create(const struct synfin_config *cfg,
 		st->cfg.mtu = 68;
 	if (st->cfg.mtu > 65535)
 		st->cfg.mtu = 65535;
+	/* RFC 9293 3.8.6.3 / RFC 1122 4.2.3.2: an ACK is never delayed more
+	 * than 0.5 s */
+	if (st->cfg.delack_max == 0 || st->cfg.delack_max > SYNFIN_MS(500))
+		st->cfg.delack_max = SYNFIN_MS(500);
+	if (st->cfg.delack > st->cfg.delack_max)
+		st->cfg.delack = st->cfg.delack_max;
+	if (!cc_get(st->cfg.congestion))
+		st->cfg.congestion = SYNFIN_CC_CUBIC;
 	if (st->cfg.ephemeral_lo == 0 || st->cfg.ephemeral_hi < st->cfg.ephemeral_lo) {
 		st->cfg.ephemeral_lo = 32768;
 		st->cfg.ephemeral_hi = 60999;

@@ -33,10 +33,9 @@ static void syn_options(struct synfin_stack *st, struct tcb *tp, const struct tc
 		tp->ts_recent = seg->opt.tsval;
 		tp->ts_recent_age_s = (uint32_t)(st->now / SYNFIN_US_PER_S);
 	}
-	/* RFC 6928 initial window */
-	uint32_t m = tcp_effective_mss(tp);
-	uint32_t iw = 2 * m > 14600 ? 2 * m : 14600;
-	tp->cwnd = iw < 10 * m ? iw : 10 * m;
+	if ((seg->opt.has & TOF_SACKPERM) && (tp->t_flags & TF_REQ_SACK))
+		tp->t_flags |= TF_SACK_PERMIT;
+	tp->cwnd = cc_initial_window(tcp_effective_mss(tp));
 }
 
 /* ---- 3.10.7.2: a segment for a listener ---- */
@@ -492,46 +491,45 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		tp->snd_una = seg->ack;
 		if (seq_lt(tp->snd_nxt, tp->snd_una))
 			tp->snd_nxt = tp->snd_una;
-		if ((tp->t_flags & TF_TIMING) && seq_gt(seg->ack, tp->rtseq)) {
-			tcp_rto_sample(st, tp, (st_ms(st) - tp->t_rtttime_ms) * 1000u);
+		/* an RTT sample: from the echoed timestamp when there is one
+		 * (RFC 7323 4.1, valid for retransmissions too), else from the
+		 * timed segment unless it was resent (Karn) */
+		uint32_t rtt_us = 0;
+		if ((tp->t_flags & TF_RCVD_TSTMP) && (seg->opt.has & TOF_TS) && seg->opt.tsecr) {
+			uint32_t ms = st_ms(st) + tp->ts_offset - seg->opt.tsecr;
+			if (ms < 600000u)
+				rtt_us = ms ? ms * 1000u : 500u;
+			tp->t_flags &= ~TF_TIMING;
+		} else if ((tp->t_flags & TF_TIMING) && seq_gt(seg->ack, tp->rtseq)) {
+			rtt_us = (st_ms(st) - tp->t_rtttime_ms) * 1000u;
 			tp->t_flags &= ~TF_TIMING;
 		}
+		if (rtt_us)
+			tcp_rto_sample(st, tp, rtt_us);
 		tp->rxtshift = 0;
-		tp->dupacks = 0;
 		tp->t_softerror = 0; /* the path works: an old ICMP error is stale */
 		if (!(tp->t_flags & TF_PERSIST))
 			tp->t_rexmt = tp->snd_una == tp->snd_max ? SYNFIN_TIME_NEVER
 								 : st->now + tp->rto;
-		/* RFC 5681 growth: slow start below ssthresh, then about one
-		 * segment per round trip */
-		uint32_t mss = tcp_effective_mss(tp);
-		if (tp->cwnd < tp->ssthresh)
-			tp->cwnd += acked < mss ? acked : mss;
-		else
-			tp->cwnd += (mss * mss / tp->cwnd) ? mss * mss / tp->cwnd : 1;
+		tcp_sack_update(st, tp, seg);
+		tcp_recovery_ack(st, tp, acked, rtt_us);
 	} else if (seg->ack == tp->snd_una && len == 0 && !(flags & TH_FIN) &&
 		   ((uint32_t)seg->wnd << tp->snd_scale) == tp->snd_wnd && tp->snd_max != tp->snd_una &&
 		   !(tp->t_flags & TF_PERSIST)) {
-		/* RFC 5681 3.2 fast retransmit on the third duplicate ACK
-		 * (recovery in depth is issue 5's NewReno/SACK) */
-		if (++tp->dupacks == 3) {
-			uint32_t mss = tcp_effective_mss(tp);
-			uint32_t flight = tp->snd_max - tp->snd_una;
-			uint32_t nxt = tp->snd_nxt;
-			tp->ssthresh = flight / 2 > 2 * mss ? flight / 2 : 2 * mss;
-			tp->snd_nxt = tp->snd_una;
-			tp->cwnd = mss;
-			tp->t_flags &= ~TF_TIMING;
-			st->stats.rexmits++;
-			tcp_output(st, tp);
-			tp->cwnd = tp->ssthresh + 3 * mss;
-			if (seq_gt(nxt, tp->snd_nxt))
-				tp->snd_nxt = nxt;
-		}
+		/* a duplicate ACK (RFC 5681 2): the receiver holds data above a
+		 * hole; its SACK blocks say which */
+		tcp_sack_update(st, tp, seg);
+		tcp_recovery_dupack(st, tp);
+	} else {
+		tcp_sack_update(st, tp, seg);
 	}
-	/* the send window, from the newest segment only (SND.WL1/WL2) */
-	if (seq_lt(tp->snd_wl1, seq) || (tp->snd_wl1 == seq && seq_leq(tp->snd_wl2, seg->ack))) {
-		tp->snd_wnd = (uint32_t)seg->wnd << tp->snd_scale;
+	/* the send window, from the newest segment only (SND.WL1/WL2). Of
+	 * segments with the same SEQ and ACK only a larger window is taken,
+	 * as Linux does: a reordered older ACK must not shut the window */
+	uint32_t nwnd = (uint32_t)seg->wnd << tp->snd_scale;
+	if (seq_lt(tp->snd_wl1, seq) || (tp->snd_wl1 == seq && seq_lt(tp->snd_wl2, seg->ack)) ||
+	    (tp->snd_wl1 == seq && tp->snd_wl2 == seg->ack && nwnd > tp->snd_wnd)) {
+		tp->snd_wnd = nwnd;
 		tp->snd_wl1 = seq;
 		tp->snd_wl2 = seg->ack;
 		if (tp->snd_wnd > tp->max_sndwnd)
@@ -601,8 +599,10 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 				flags &= (uint8_t)~TH_FIN;
 			tp->t_flags |= TF_ACKNOW;
 		} else {
-			if (!tp->u.b.rcv)
+			if (!tp->u.b.rcv) {
 				tp->u.b.rcv = ring_new(st, tp->rcvbuf);
+				tcp_ext_get(st, tp);
+			}
 			if (!tp->u.b.rcv) {
 				len = 0;
 				flags &= (uint8_t)~TH_FIN;
@@ -611,6 +611,11 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 				uint32_t off = seq - tp->rcv_nxt;
 				uint32_t adv = ring_reass(tp->u.b.rcv, off, data, len, &stored);
 				tp->rcv_nxt += adv;
+				if (tp->x) {
+					tp->x->bytes_received += adv;
+					if (off > 0 && stored)
+						tp->x->last_ooo = seq;
+				}
 				if (off > 0) {
 					st->stats.ooo_segs++;
 					tp->t_flags |= TF_ACKNOW; /* a duplicate ACK tells the sender */

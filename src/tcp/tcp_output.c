@@ -112,8 +112,130 @@ static uint32_t window_to_offer(const struct tcb *tp)
 	return space > maxwin ? maxwin : space;
 }
 
+/* Build and send one segment of this connection: SEQ, `len` bytes of the
+ * send ring from offset `off`, the flags given (ACK added once
+ * synchronized), the window, and the options the connection uses (SACK
+ * blocks when we hold out-of-order data). Returns the window offered. */
+static uint32_t send_segment(struct synfin_stack *st, struct tcb *tp, uint32_t seq, uint32_t off,
+			     uint32_t len, uint8_t flags, bool send_syn)
+{
+	struct tcp_seg s;
+	memset(&s, 0, sizeof s);
+	s.saddr = tp->laddr;
+	s.daddr = tp->faddr;
+	s.sport = tp->lport;
+	s.dport = tp->fport;
+	s.flags = flags;
+	s.seq = seq;
+	if (tp->state != TCPS_SYN_SENT) {
+		s.flags |= TH_ACK;
+		s.ack = tp->rcv_nxt;
+	}
+	uint32_t win = window_to_offer(tp);
+	if (send_syn) {
+		s.wnd = (uint16_t)(tcp_rcv_space(tp) > 65535 ? 65535 : tcp_rcv_space(tp));
+		s.opt.has = TOF_MSS;
+		s.opt.mss = (uint16_t)(st->cfg.mtu - 40);
+		bool first = tp->state == TCPS_SYN_SENT;
+		if ((tp->t_flags & TF_REQ_SCALE) && (first || (tp->t_flags & TF_RCVD_SCALE))) {
+			s.opt.has |= TOF_WSCALE;
+			s.opt.wscale = tp->rcv_scale;
+		}
+		if ((tp->t_flags & TF_REQ_TSTMP) && (first || (tp->t_flags & TF_RCVD_TSTMP))) {
+			s.opt.has |= TOF_TS;
+			s.opt.tsval = st_ms(st) + tp->ts_offset;
+			s.opt.tsecr = tp->ts_recent;
+		}
+		if ((tp->t_flags & TF_REQ_SACK) && (first || (tp->t_flags & TF_SACK_PERMIT)))
+			s.opt.has |= TOF_SACKPERM;
+		win = s.wnd;
+	} else {
+		s.wnd = (uint16_t)(win >> tp->rcv_scale);
+		win = (uint32_t)s.wnd << tp->rcv_scale;
+		if (tp->t_flags & TF_RCVD_TSTMP) {
+			s.opt.has = TOF_TS;
+			s.opt.tsval = st_ms(st) + tp->ts_offset;
+			s.opt.tsecr = tp->ts_recent;
+		}
+		int n = tcp_sack_blocks(tp, s.opt.sack, (tp->t_flags & TF_RCVD_TSTMP) ? 3 : 4);
+		if (n > 0) {
+			s.opt.has |= TOF_SACK;
+			s.opt.nsack = (uint8_t)n;
+		}
+	}
+	if (len) {
+		/* the payload goes straight to its place behind the headers:
+		 * the ring is read once per transmission */
+		uint8_t *payload = st->outbuf + IP4_HDR_MIN + TCP_HDR_MIN + tcp_opts_len(&s.opt);
+		ring_peek(tp->u.b.snd, off, payload, len);
+		s.data = payload;
+		s.len = len;
+		if (off + len == tcp_snd_pending(tp))
+			s.flags |= TH_PSH;
+	}
+	emit(st, &s);
+	if (tp->x)
+		tp->x->segs_out++;
+	if (tp->state != TCPS_SYN_SENT) {
+		if (seq_gt(tp->rcv_nxt + win, tp->rcv_adv))
+			tp->rcv_adv = tp->rcv_nxt + win;
+		tp->t_flags &= ~(TF_ACKNOW | TF_DELACK);
+		tp->t_delack = SYNFIN_TIME_NEVER;
+	}
+	return win;
+}
+
+/* The room SACK blocks take in a data segment's header. */
+static uint32_t sack_room(const struct tcb *tp)
+{
+	struct tcp_sack_block b[4];
+	int n = tcp_sack_blocks(tp, b, (tp->t_flags & TF_RCVD_TSTMP) ? 3 : 4);
+	return n ? 4u + 8u * (uint32_t)n : 0;
+}
+
+void tcp_retransmit(struct synfin_stack *st, struct tcb *tp, uint32_t seq, uint32_t len)
+{
+	uint32_t off = seq - tp->snd_una;
+	uint32_t pending = tcp_snd_pending(tp);
+	uint32_t mss = tcp_effective_mss(tp) - sack_room(tp);
+	if (off >= pending)
+		return;
+	if (len > pending - off)
+		len = pending - off;
+	if (len > mss)
+		len = mss;
+	send_segment(st, tp, seq, off, len, TH_ACK, false);
+	st->stats.rexmits++;
+	if (tp->x)
+		tp->x->retrans_segs++;
+	if (tp->t_rexmt == SYNFIN_TIME_NEVER)
+		tp->t_rexmt = st->now + tp->rto;
+	tcp_timer_update(st, tp);
+}
+
 void tcp_output(struct synfin_stack *st, struct tcb *tp)
 {
+	struct tcb_ext *x = tp->x;
+	/* RFC 5681 4.1: after an idle period longer than the RTO the window
+	 * starts again from the restart window */
+	if (x && tp->snd_max == tp->snd_una && tcp_snd_pending(tp) > 0 && x->last_send_ms &&
+	    (st_ms(st) - x->last_send_ms) * 1000ull > tp->rto && TCPS_HAVEESTABLISHED(tp->state)) {
+		tcp_cc(tp)->idle(st, tp);
+		x->last_send_ms = st_ms(st);
+	}
+	/* SACK-based recovery first: lost ranges are resent while the pipe
+	 * leaves room (RFC 6675 5, NextSeg rule 1) */
+	if (x && x->ca_state == CA_RECOVERY && (tp->t_flags & TF_SACK_PERMIT)) {
+		uint32_t mss = tcp_effective_mss(tp);
+		uint32_t hseq, hlen;
+		for (int guard = 0; guard < 1024 && tcp_pipe(tp) + mss <= tp->cwnd &&
+				    tcp_sack_next_hole(tp, &hseq, &hlen);
+		     guard++) {
+			uint32_t n = hlen < mss ? hlen : mss;
+			tcp_retransmit(st, tp, hseq, n);
+			x->high_rxt = hseq + n;
+		}
+	}
 	/* Each round sends one segment; a round that sends nothing ends the
 	 * loop, and the window bounds how much data rounds there can be. The
 	 * cap only guards against a bug. */
@@ -139,14 +261,26 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 		bool fin = false;
 
 		if (syn_acked) {
-			uint32_t sendwin = tp->snd_wnd < tp->cwnd ? tp->snd_wnd : tp->cwnd;
-			if ((tp->t_flags & TF_FORCE) && sendwin == 0)
-				sendwin = 1; /* the zero-window probe's one byte */
+			/* the peer's window bounds the sequence space; the
+			 * congestion window bounds what is in the network (the
+			 * pipe in SACK recovery, plus limited transmit's
+			 * allowance) */
+			uint32_t cwnd = tp->cwnd + (x ? (uint32_t)x->limited * mss : 0);
+			uint32_t inflight = (x && x->ca_state == CA_RECOVERY) ? tcp_pipe(tp) : off;
+			uint32_t cwin = cwnd > inflight ? cwnd - inflight : 0;
+			uint32_t pwin = tp->snd_wnd > off ? tp->snd_wnd - off : 0;
+			if ((tp->t_flags & TF_FORCE) && tp->snd_wnd == 0)
+				pwin = cwin = 1; /* the zero-window probe's one byte */
 			uint32_t avail = off < buffered ? buffered - off : 0;
-			uint32_t usable = sendwin > off ? sendwin - off : 0;
-			len = avail < usable ? avail : usable;
-			if (len > mss)
-				len = mss;
+			len = avail;
+			if (len > pwin)
+				len = pwin;
+			if (len > cwin)
+				len = cwin;
+			uint32_t room = len ? mss - sack_room(tp) : mss;
+			if (len > room)
+				len = room;
+			mss = room;
 			/* the FIN goes once all data is in this segment (it needs
 			 * no window: RFC 9293 3.10.4) */
 			fin = (flags & TH_FIN) && off <= buffered && off + len == buffered;
@@ -168,16 +302,18 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 			 * the buffer (RFC 9293 3.8.6.2.2) */
 			uint32_t win = window_to_offer(tp);
 			uint32_t adv = seq_gt(tp->rcv_nxt + win, tp->rcv_adv) ? tp->rcv_nxt + win - tp->rcv_adv : 0;
-			if (adv >= 2 * mss || 2 * adv >= tp->rcvbuf)
+			if (adv >= 2 * tcp_effective_mss(tp) || 2 * adv >= tp->rcvbuf)
 				sendit = true;
 		}
 		if (!sendit) {
 			/* Data waits on a closed window: the persist timer will
 			 * probe it (RFC 9293 3.8.6.1). */
 			if (syn_acked && buffered > off && tp->t_rexmt == SYNFIN_TIME_NEVER &&
-			    tp->snd_max == tp->snd_una) {
+			    (tp->snd_wnd == 0 || tp->snd_max == tp->snd_una)) {
 				tp->rxtshift = 0;
 				if (tp->snd_wnd == 0) {
+					/* whatever is in flight (4.4BSD): after a
+					 * timeout's go-back the window may be shut */
 					tcp_setpersist(st, tp);
 				} else {
 					/* Nothing in flight, yet data held back by
@@ -191,87 +327,41 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 			break;
 		}
 
-		struct tcp_seg s;
-		memset(&s, 0, sizeof s);
-		s.saddr = tp->laddr;
-		s.daddr = tp->faddr;
-		s.sport = tp->lport;
-		s.dport = tp->fport;
-		s.flags = flags;
-		if (tp->state != TCPS_SYN_SENT) {
-			s.flags |= TH_ACK;
-			s.ack = tp->rcv_nxt;
-		}
+		uint32_t seq;
 		if (send_syn)
-			s.seq = tp->iss;
+			seq = tp->iss;
 		else if (len || fin || (tp->t_flags & TF_FORCE))
-			s.seq = tp->snd_nxt;
+			seq = tp->snd_nxt;
 		else
-			s.seq = tp->snd_max; /* a bare ACK speaks from the front */
-		uint32_t win = window_to_offer(tp);
-		if (send_syn) {
-			s.wnd = (uint16_t)(tcp_rcv_space(tp) > 65535 ? 65535 : tcp_rcv_space(tp));
-			s.opt.has = TOF_MSS;
-			s.opt.mss = (uint16_t)(st->cfg.mtu - 40);
-			if ((tp->t_flags & TF_REQ_SCALE) &&
-			    (tp->state == TCPS_SYN_SENT || (tp->t_flags & TF_RCVD_SCALE))) {
-				s.opt.has |= TOF_WSCALE;
-				s.opt.wscale = tp->rcv_scale;
-			}
-			if ((tp->t_flags & TF_REQ_TSTMP) &&
-			    (tp->state == TCPS_SYN_SENT || (tp->t_flags & TF_RCVD_TSTMP))) {
-				s.opt.has |= TOF_TS;
-				s.opt.tsval = st_ms(st) + tp->ts_offset;
-				s.opt.tsecr = tp->ts_recent;
-			}
-			win = s.wnd;
-		} else {
-			s.wnd = (uint16_t)(win >> tp->rcv_scale);
-			win = (uint32_t)s.wnd << tp->rcv_scale;
-			if (tp->t_flags & TF_RCVD_TSTMP) {
-				s.opt.has = TOF_TS;
-				s.opt.tsval = st_ms(st) + tp->ts_offset;
-				s.opt.tsecr = tp->ts_recent;
-			}
-		}
-		if (len) {
-			/* copy the payload straight to its place behind the
-			 * headers: the ring is read once per transmission */
-			uint8_t *payload = st->outbuf + IP4_HDR_MIN + TCP_HDR_MIN + tcp_opts_len(&s.opt);
-			ring_peek(tp->u.b.snd, off, payload, len);
-			s.data = payload;
-			s.len = len;
-			if (off + len == buffered)
-				s.flags |= TH_PSH;
-		}
-		emit(st, &s);
+			seq = tp->snd_max; /* a bare ACK speaks from the front */
+		send_segment(st, tp, seq, off, len, flags, send_syn);
 
 		/* account for what went out */
 		uint32_t seqspace = len + (send_syn ? 1u : 0u) + (fin ? 1u : 0u);
-		if (tp->state != TCPS_SYN_SENT) {
-			if (seq_gt(tp->rcv_nxt + win, tp->rcv_adv))
-				tp->rcv_adv = tp->rcv_nxt + win;
-			tp->t_flags &= ~(TF_ACKNOW | TF_DELACK);
-			tp->t_delack = SYNFIN_TIME_NEVER;
-		}
 		if (seqspace == 0)
 			break;
+		if (x && len) {
+			x->last_send_ms = st_ms(st);
+			if (seq_lt(seq, tp->snd_max))
+				x->retrans_segs++; /* go-back-N after a timeout */
+		}
+		if (x && x->limited && len && seq_geq(seq, tp->snd_max))
+			x->limited--; /* limited transmit spent one segment */
 		if (fin)
 			tp->t_flags |= TF_SENTFIN;
 		if ((tp->t_flags & TF_FORCE) && (tp->t_flags & TF_PERSIST)) {
 			/* A probe leaves SND.NXT where it is (4.4BSD): the byte is
 			 * sent again until the window opens. */
-			if (seq_gt(s.seq + seqspace, tp->snd_max))
-				tp->snd_max = s.seq + seqspace;
+			if (seq_gt(seq + seqspace, tp->snd_max))
+				tp->snd_max = seq + seqspace;
 			break;
 		}
-		uint32_t start = s.seq;
-		tp->snd_nxt = start + seqspace;
+		tp->snd_nxt = seq + seqspace;
 		if (seq_gt(tp->snd_nxt, tp->snd_max)) {
-			if (!(tp->t_flags & TF_TIMING) && start == tp->snd_max) {
+			if (!(tp->t_flags & TF_TIMING) && seq == tp->snd_max) {
 				/* time this segment for an RTT sample (RFC 6298) */
 				tp->t_flags |= TF_TIMING;
-				tp->rtseq = start;
+				tp->rtseq = seq;
 				tp->t_rtttime_ms = st_ms(st);
 			}
 			tp->snd_max = tp->snd_nxt;

@@ -78,6 +78,7 @@ struct listenq {
 #define TF_USER_CLOSED 0x08000000u /* close() was called (descriptor may linger) */
 #define TF_SACK_PERMIT 0x10000000u /* SACK negotiated (RFC 2018) */
 #define TF_REQ_SACK 0x20000000u
+#define TF_CC_SET 0x40000000u     /* TCP_CONGESTION chosen by the application */
 
 /* What a connection needs only once data flows, allocated with its first
  * buffer: congestion control state, the SACK scoreboard, loss recovery and
@@ -97,6 +98,9 @@ struct tcb_ext {
 	uint32_t recover;      /* RFC 6582 / 6675: SND.MAX when recovery began */
 	uint32_t high_rxt;     /* RFC 6675 HighRxt */
 	uint32_t sacked_bytes; /* bytes covered by sacked[] */
+	uint32_t last_ooo;     /* receiver: start of the latest out-of-order segment (first SACK block) */
+	uint32_t last_send_ms; /* when data last went out, for the restart after idle */
+	uint8_t limited;       /* RFC 3042: segments limited transmit may add */
 	uint64_t bytes_acked, bytes_received;
 	uint64_t segs_out, retrans_segs, fast_retrans, rto_count;
 };
@@ -289,6 +293,23 @@ struct tcb_ext *tcp_ext_get(struct synfin_stack *st, struct tcb *tp);
  * walk: sent and unacknowledged, less what the receiver has SACKed. */
 uint32_t tcp_flight(const struct tcb *tp);
 const struct cc_ops *tcp_cc(const struct tcb *tp);
+
+/* ---- tcp_sack.c: the scoreboard and loss recovery ---- */
+enum { CA_OPEN = 0, CA_DISORDER = 1, CA_RECOVERY = 2, CA_LOSS = 3 };
+/* Merge the SACK blocks of an ACK into the scoreboard (after SND.UNA moved). */
+void tcp_sack_update(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg);
+/* RFC 6675's pipe: bytes believed in the network. */
+uint32_t tcp_pipe(const struct tcb *tp);
+/* The next lost, not yet retransmitted range during SACK recovery. */
+bool tcp_sack_next_hole(const struct tcb *tp, uint32_t *seq, uint32_t *len);
+/* New data acknowledged / a duplicate ACK / a retransmission timeout. */
+void tcp_recovery_ack(struct synfin_stack *st, struct tcb *tp, uint32_t acked, uint32_t rtt_us);
+void tcp_recovery_dupack(struct synfin_stack *st, struct tcb *tp);
+void tcp_recovery_timeout(struct synfin_stack *st, struct tcb *tp);
+/* Receiver: the SACK blocks to put in our next segment (RFC 2018 4). */
+int tcp_sack_blocks(const struct tcb *tp, struct tcp_sack_block *out, int max);
+/* Send `len` bytes from `seq` again (output's helper for recovery). */
+void tcp_retransmit(struct synfin_stack *st, struct tcb *tp, uint32_t seq, uint32_t len);
 uint8_t tcp_rcv_scale_for(uint32_t rcvbuf);
 /* The connection is over: enter CLOSED, report `err` (0: none), free the
  * block unless the application still holds it. */

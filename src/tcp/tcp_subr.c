@@ -271,10 +271,37 @@ void tcp_init_conn(struct synfin_stack *st, struct tcb *tp)
 	tp->ssthresh = UINT32_MAX / 2;
 	tp->cwnd = 0; /* set once the MSS is known */
 	tp->t_flags |= TF_REQ_TSTMP | TF_REQ_SCALE;
+	if (st->cfg.sack)
+		tp->t_flags |= TF_REQ_SACK;
+	if (!(tp->t_flags & TF_CC_SET))
+		tp->cc = st->cfg.congestion;
 	tp->rcv_scale = tcp_rcv_scale_for(tp->rcvbuf);
 	uint64_t f = tcp_tuple_secret(st, tp->laddr, tp->lport, tp->faddr, tp->fport);
 	tp->ts_offset = (uint32_t)(f >> 32);
 	tp->iss = st->test_iss ? st->test_iss : (uint32_t)f + (uint32_t)(st->now / 4);
+}
+
+struct tcb_ext *tcp_ext_get(struct synfin_stack *st, struct tcb *tp)
+{
+	if (!tp->x) {
+		tp->x = st_alloc(st, sizeof *tp->x);
+		if (tp->x && tcp_cc(tp)->init)
+			tcp_cc(tp)->init(st, tp);
+	}
+	return tp->x;
+}
+
+uint32_t tcp_flight(const struct tcb *tp)
+{
+	uint32_t out = tp->snd_max - tp->snd_una;
+	uint32_t sacked = tp->x ? tp->x->sacked_bytes : 0;
+	return out > sacked ? out - sacked : 0;
+}
+
+const struct cc_ops *tcp_cc(const struct tcb *tp)
+{
+	const struct cc_ops *cc = cc_get(tp->cc);
+	return cc ? cc : &cc_cubic;
 }
 
 /* ---- listener queues ---- */
@@ -323,6 +350,7 @@ void tcp_free(struct synfin_stack *st, struct tcb *tp)
 		ring_free(st, tp->u.b.snd);
 		ring_free(st, tp->u.b.rcv);
 	}
+	st_free(st, tp->x, sizeof *tp->x);
 	st_free(st, tp, sizeof *tp);
 }
 

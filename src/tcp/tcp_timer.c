@@ -253,12 +253,10 @@ static bool timer_rexmt(struct synfin_stack *st, struct tcb *tp)
 	else
 		st->stats.rexmits++;
 	/* Go back to the oldest unacknowledged byte (RFC 6298 5.4), forget the
-	 * RTT sample (Karn), and restart slow start (RFC 5681 3.1). */
-	uint32_t flight = tp->snd_max - tp->snd_una;
-	uint32_t mss = tcp_effective_mss(tp);
-	tp->ssthresh = flight / 2 > 2u * mss ? flight / 2 : 2u * mss;
-	tp->cwnd = mss;
-	tp->dupacks = 0;
+	 * RTT sample (Karn), and restart slow start (RFC 5681 3.1, through the
+	 * congestion control). */
+	if (TCPS_HAVEESTABLISHED(tp->state))
+		tcp_recovery_timeout(st, tp);
 	tp->t_flags &= ~TF_TIMING;
 	tp->snd_nxt = tp->snd_una;
 	if (tp->t_flags & TF_SENTFIN && tp->snd_una == tp->snd_max)

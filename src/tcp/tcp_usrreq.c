@@ -305,6 +305,8 @@ long synfin_send(struct synfin_stack *st, int fd, const void *buf, size_t len)
 		return 0;
 	if (!tp->u.b.snd && !(tp->u.b.snd = ring_new(st, tp->sndbuf)))
 		return -ENOMEM;
+	if (!tcp_ext_get(st, tp))
+		return -ENOMEM;
 	uint32_t n = ring_write(tp->u.b.snd, buf, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
 	if (n == 0)
 		return -EAGAIN;
@@ -592,6 +594,21 @@ int synfin_setsockopt(struct synfin_stack *st, int fd, int level, int name, cons
 				return -EINVAL;
 			tp->keepcnt = (uint8_t)v;
 			return 0;
+		case SYNFIN_TCP_CONGESTION: {
+			const struct cc_ops *cc = cc_get((uint8_t)v);
+			if (v < 0 || v > 255 || !cc)
+				return -EINVAL;
+			bool change = tp->cc != (uint8_t)v;
+			tp->cc = (uint8_t)v;
+			tp->t_flags |= TF_CC_SET;
+			if (change && tp->x) {
+				/* a new algorithm starts from a clean state */
+				memset(&tp->x->cc, 0, sizeof tp->x->cc);
+				if (cc->init)
+					cc->init(st, tp);
+			}
+			return 0;
+		}
 		default:
 			return -ENOPROTOOPT;
 		}
@@ -655,6 +672,8 @@ int synfin_getsockopt(struct synfin_stack *st, int fd, int level, int name, void
 			return put_int(val, len, (int)(tcp_keepintvl(st, tp) / SYNFIN_US_PER_S));
 		case SYNFIN_TCP_KEEPCNT:
 			return put_int(val, len, (int)tcp_keepcnt(st, tp));
+		case SYNFIN_TCP_CONGESTION:
+			return put_int(val, len, tp->cc);
 		default:
 			return -ENOPROTOOPT;
 		}
@@ -734,4 +753,42 @@ int synfin_tuple_state(const struct synfin_stack *st, uint16_t lport, uint32_t f
 	if (tp)
 		return tp->state;
 	return tw_lookup(st, st->ip, lport, faddr, fport) ? TCPS_TIME_WAIT : TCPS_CLOSED;
+}
+
+int synfin_tcp_info(struct synfin_stack *st, int fd, struct synfin_tcp_info *info)
+{
+	struct tcb *tp = fd_get(st, fd);
+	if (!tp)
+		return -EBADF;
+	if (!info)
+		return -EFAULT;
+	memset(info, 0, sizeof *info);
+	info->state = (uint8_t)synfin_state(st, fd);
+	if (tp->state == TCPS_LISTEN)
+		return 0;
+	const struct tcb_ext *x = tp->x;
+	info->ca_state = x ? x->ca_state : CA_OPEN;
+	info->snd_wscale = tp->snd_scale;
+	info->rcv_wscale = tp->rcv_scale;
+	info->sack = (tp->t_flags & TF_SACK_PERMIT) != 0;
+	info->timestamps = (tp->t_flags & TF_RCVD_TSTMP) != 0;
+	info->congestion = tp->cc;
+	info->mss = tcp_effective_mss(tp);
+	info->cwnd = tp->cwnd;
+	info->ssthresh = tp->ssthresh;
+	info->srtt_us = tp->srtt;
+	info->rttvar_us = tp->rttvar;
+	info->rto_us = tp->rto;
+	info->in_flight = tcp_pipe(tp);
+	info->snd_wnd = tp->snd_wnd;
+	info->rcv_wnd = tcp_rcv_space(tp);
+	if (x) {
+		info->bytes_acked = x->bytes_acked;
+		info->bytes_received = x->bytes_received;
+		info->segs_out = x->segs_out;
+		info->retrans_segs = x->retrans_segs;
+		info->fast_retrans = x->fast_retrans;
+		info->rto_count = x->rto_count;
+	}
+	return 0;
 }

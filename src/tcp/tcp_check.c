@@ -1,0 +1,86 @@
+/*
+ * The engine's invariants, checked on demand (synfin_check): the soak test
+ * calls it after every simulator event. Reading only; nothing is repaired.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "tcp/tcp_priv.h"
+
+static int fail(char *why, size_t cap, const struct tcb *tp, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(char *why, size_t cap, const struct tcb *tp, const char *fmt, ...)
+{
+	if (why && cap) {
+		int n = snprintf(why, cap, "%u->%u %s: ", tp->lport, tp->fport, synfin_state_name(tp->state));
+		va_list ap;
+		va_start(ap, fmt);
+		if (n >= 0 && (size_t)n < cap)
+			vsnprintf(why + n, cap - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static int check_tcb(const struct synfin_stack *st, const struct tcb *tp, char *why, size_t cap)
+{
+	if (tp->state == TCPS_LISTEN)
+		return 0;
+	if (!seq_leq(tp->snd_una, tp->snd_nxt) || !seq_leq(tp->snd_nxt, tp->snd_max))
+		return fail(why, cap, tp, "snd_una %u snd_nxt %u snd_max %u out of order", tp->snd_una,
+			    tp->snd_nxt, tp->snd_max);
+	/* what is outstanding was sent: the SYN, the data in the ring, the FIN */
+	uint32_t out = tp->snd_max - tp->snd_una;
+	uint32_t can = tcp_snd_pending(tp) + (tp->snd_una == tp->iss ? 1u : 0u) +
+		       ((tp->t_flags & TF_SENTFIN) ? 1u : 0u);
+	if (out > can)
+		return fail(why, cap, tp, "%u bytes outstanding but only %u were ever sent", out, can);
+	if (TCPS_HAVEESTABLISHED(tp->state) && tp->cwnd < tcp_effective_mss(tp))
+		return fail(why, cap, tp, "cwnd %u below one segment (%u)", tp->cwnd, tcp_effective_mss(tp));
+	if (tp->x) {
+		const struct tcb_ext *x = tp->x;
+		uint32_t sum = 0;
+		for (uint8_t i = 0; i < x->nsacked; i++) {
+			uint32_t l = x->sacked[i].left, r = x->sacked[i].right;
+			if (!seq_lt(l, r) || seq_lt(l, tp->snd_una) || seq_gt(r, tp->snd_max))
+				return fail(why, cap, tp, "SACK block %u-%u outside %u-%u", l, r, tp->snd_una,
+					    tp->snd_max);
+			if (i && !seq_gt(l, x->sacked[i - 1].right))
+				return fail(why, cap, tp, "SACK blocks overlap or are unsorted");
+			sum += r - l;
+		}
+		if (sum != x->sacked_bytes)
+			return fail(why, cap, tp, "scoreboard counts %u bytes, blocks hold %u", x->sacked_bytes, sum);
+	}
+	const struct ring *r = tp->u.b.rcv;
+	if (r) {
+		if (r->len > r->cap)
+			return fail(why, cap, tp, "receive ring holds %u of %u", r->len, r->cap);
+		for (uint8_t i = 0; i < r->nooo; i++)
+			if (r->ooo[i].off + r->ooo[i].len > r->cap - r->len)
+				return fail(why, cap, tp, "out-of-order range past the receive buffer");
+	}
+	if (tp->u.b.snd && tp->u.b.snd->len > tp->u.b.snd->cap)
+		return fail(why, cap, tp, "send ring over its size");
+	if (tp->tmr.idx < st->heap_len && st->heap[tp->tmr.idx] != &tp->tmr)
+		return fail(why, cap, tp, "timer heap slot does not point back");
+	return 0;
+}
+
+int synfin_check(const struct synfin_stack *st, char *why, size_t cap)
+{
+	for (uint32_t i = 0; i < st->heap_len; i++) {
+		if (st->heap[i]->idx != i)
+			return snprintf(why, cap, "heap slot %u holds a timer that says %u", i, st->heap[i]->idx), -1;
+		if (i && st->heap[(i - 1) / 2]->when > st->heap[i]->when)
+			return snprintf(why, cap, "heap order broken at %u", i), -1;
+	}
+	for (uint32_t b = 0; b <= st->conn_mask; b++)
+		for (const struct tcb *tp = st->conn_hash[b]; tp; tp = tp->hnext)
+			if (check_tcb(st, tp, why, cap) < 0)
+				return -1;
+	for (const struct tw *tw = st->tw_head; tw && tw->qnext; tw = tw->qnext)
+		if (tw->qnext->expire < tw->expire)
+			return snprintf(why, cap, "TIME_WAIT FIFO out of order"), -1;
+	return 0;
+}

@@ -1,0 +1,307 @@
+/*
+ * Loss recovery: the SACK scoreboard (RFC 2018), SACK-based recovery
+ * (RFC 6675), NewReno's partial ACKs when SACK is off (RFC 6582), fast
+ * retransmit and limited transmit (RFC 5681, RFC 3042), and the state after
+ * a retransmission timeout. The congestion control algorithm (cc.h) says
+ * how much the window changes; this file says when.
+ */
+#include <string.h>
+
+#include "tcp/tcp_priv.h"
+
+#define DUPTHRESH 3
+
+static bool sack_on(const struct tcb *tp)
+{
+	return (tp->t_flags & TF_SACK_PERMIT) && tp->x;
+}
+
+/* Drop what SND.UNA has passed and recount. */
+static void prune(struct tcb *tp)
+{
+	struct tcb_ext *x = tp->x;
+	uint8_t w = 0;
+	uint32_t bytes = 0;
+	for (uint8_t i = 0; i < x->nsacked; i++) {
+		uint32_t l = x->sacked[i].left, r = x->sacked[i].right;
+		if (seq_leq(r, tp->snd_una))
+			continue;
+		if (seq_lt(l, tp->snd_una))
+			l = tp->snd_una;
+		x->sacked[w].left = l;
+		x->sacked[w].right = r;
+		bytes += r - l;
+		w++;
+	}
+	x->nsacked = w;
+	x->sacked_bytes = bytes;
+}
+
+/* Insert [l, r) keeping the list sorted and disjoint (touching merges). */
+static void insert(struct tcb_ext *x, uint32_t l, uint32_t r)
+{
+	uint8_t i = 0;
+	while (i < x->nsacked && seq_lt(x->sacked[i].right, l))
+		i++;
+	uint8_t j = i;
+	while (j < x->nsacked && seq_leq(x->sacked[j].left, r)) {
+		l = seq_min(l, x->sacked[j].left);
+		r = seq_max(r, x->sacked[j].right);
+		j++;
+	}
+	uint8_t merged = (uint8_t)(j - i);
+	if (merged == 0) {
+		if (x->nsacked == SACK_MAX) {
+			/* full: forget the highest range; it is the least
+			 * useful for finding holes and will be reported again */
+			if (i == SACK_MAX)
+				return;
+			x->nsacked--;
+		}
+		memmove(&x->sacked[i + 1], &x->sacked[i], (size_t)(x->nsacked - i) * sizeof x->sacked[0]);
+		x->nsacked++;
+	} else if (merged > 1) {
+		memmove(&x->sacked[i + 1], &x->sacked[j], (size_t)(x->nsacked - j) * sizeof x->sacked[0]);
+		x->nsacked = (uint8_t)(x->nsacked - (merged - 1));
+	}
+	x->sacked[i].left = l;
+	x->sacked[i].right = r;
+}
+
+void tcp_sack_update(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg)
+{
+	(void)st;
+	if (!sack_on(tp))
+		return;
+	if (seg->opt.has & TOF_SACK) {
+		for (uint8_t i = 0; i < seg->opt.nsack && i < TCP_MAX_SACK; i++) {
+			uint32_t l = seg->opt.sack[i].left, r = seg->opt.sack[i].right;
+			/* only blocks inside what we sent and above SND.UNA
+			 * count (RFC 2018 says nothing else is possible; a
+			 * forged or stale block is ignored) */
+			if (!seq_lt(l, r) || seq_leq(r, tp->snd_una) || seq_gt(r, tp->snd_max) ||
+			    seq_lt(l, tp->snd_una))
+				continue;
+			insert(tp->x, l, r);
+		}
+	}
+	prune(tp);
+}
+
+/* The highest byte the receiver has SACKed, or SND.UNA. */
+static uint32_t highest_sacked(const struct tcb *tp)
+{
+	const struct tcb_ext *x = tp->x;
+	return x && x->nsacked ? x->sacked[x->nsacked - 1].right : tp->snd_una;
+}
+
+/* Bytes not SACKed in [from, to). */
+static uint32_t unsacked_between(const struct tcb *tp, uint32_t from, uint32_t to)
+{
+	if (!seq_lt(from, to))
+		return 0;
+	uint32_t n = to - from;
+	for (uint8_t i = 0; i < tp->x->nsacked; i++) {
+		uint32_t l = seq_max(tp->x->sacked[i].left, from);
+		uint32_t r = seq_min(tp->x->sacked[i].right, to);
+		if (seq_lt(l, r))
+			n -= r - l;
+	}
+	return n;
+}
+
+uint32_t tcp_pipe(const struct tcb *tp)
+{
+	uint32_t out = tp->snd_max - tp->snd_una;
+	if (!sack_on(tp) || tp->x->ca_state != CA_RECOVERY)
+		return out;
+	/* RFC 6675 SetPipe, by ranges: a hole below the highest SACKed byte
+	 * is lost (not in the network) unless it was retransmitted */
+	uint32_t lost = unsacked_between(tp, seq_max(tp->x->high_rxt, tp->snd_una), highest_sacked(tp));
+	uint32_t gone = tp->x->sacked_bytes + lost;
+	return out > gone ? out - gone : 0;
+}
+
+bool tcp_sack_next_hole(const struct tcb *tp, uint32_t *seq, uint32_t *len)
+{
+	if (!sack_on(tp) || tp->x->ca_state != CA_RECOVERY)
+		return false;
+	uint32_t s = seq_max(tp->x->high_rxt, tp->snd_una);
+	uint32_t top = highest_sacked(tp);
+	for (uint8_t i = 0; i < tp->x->nsacked && seq_lt(s, top); i++) {
+		const uint32_t l = tp->x->sacked[i].left, r = tp->x->sacked[i].right;
+		if (seq_leq(r, s))
+			continue;
+		if (seq_lt(s, l)) {
+			*seq = s;
+			*len = l - s;
+			return true;
+		}
+		s = r; /* inside a SACKed range: skip it */
+	}
+	return false;
+}
+
+static void enter_recovery(struct synfin_stack *st, struct tcb *tp)
+{
+	struct tcb_ext *x = tp->x;
+	uint32_t mss = tcp_effective_mss(tp);
+	x->recover = tp->snd_max;
+	x->high_rxt = tp->snd_una;
+	x->ca_state = CA_RECOVERY;
+	x->fast_retrans++;
+	tcp_cc(tp)->congestion(st, tp);
+	if (!sack_on(tp))
+		tp->cwnd += DUPTHRESH * mss; /* RFC 6582 3.2 step 2 / RFC 5681 step 3 */
+	tp->t_flags &= ~TF_TIMING; /* Karn: no sample from what is resent */
+	/* the first lost segment goes at once (RFC 5681 step 2, RFC 6675 4);
+	 * if only the FIN is outstanding, the timer resends it */
+	uint32_t len = tcp_snd_pending(tp) < mss ? tcp_snd_pending(tp) : mss;
+	uint32_t hseq, hlen;
+	if (sack_on(tp) && tcp_sack_next_hole(tp, &hseq, &hlen) && hseq == tp->snd_una && hlen < len)
+		len = hlen;
+	if (len > 0) {
+		tcp_retransmit(st, tp, tp->snd_una, len);
+		x->high_rxt = tp->snd_una + len;
+	}
+}
+
+void tcp_recovery_ack(struct synfin_stack *st, struct tcb *tp, uint32_t acked, uint32_t rtt_us)
+{
+	struct tcb_ext *x = tp->x;
+	tp->dupacks = 0;
+	if (!x) {
+		/* no data has flowed (a SYN or FIN was acknowledged): the
+		 * window still grows as Reno's would */
+		uint32_t mss = tcp_effective_mss(tp);
+		if (tp->cwnd < tp->ssthresh)
+			tp->cwnd += acked < mss ? acked : mss;
+		return;
+	}
+	x->bytes_acked += acked;
+	x->limited = 0;
+	switch (x->ca_state) {
+	case CA_RECOVERY:
+		if (seq_geq(tp->snd_una, x->recover)) {
+			/* a full ACK: recovery is over (RFC 6582 3.2 step 3) */
+			x->ca_state = CA_OPEN;
+			tcp_cc(tp)->recovered(st, tp);
+			return;
+		}
+		if (!sack_on(tp)) {
+			/* NewReno partial ACK (RFC 6582 3.2 step 3): the next
+			 * hole is SND.UNA; resend it and deflate the window by
+			 * what this ACK took out */
+			uint32_t mss = tcp_effective_mss(tp);
+			uint32_t len = tcp_snd_pending(tp) < mss ? tcp_snd_pending(tp) : mss;
+			if (len)
+				tcp_retransmit(st, tp, tp->snd_una, len);
+			tp->cwnd = tp->cwnd > acked ? tp->cwnd - acked : 0;
+			if (acked >= mss)
+				tp->cwnd += mss;
+			if (tp->cwnd < mss)
+				tp->cwnd = mss;
+		} else if (seq_lt(x->high_rxt, tp->snd_una)) {
+			x->high_rxt = tp->snd_una;
+		}
+		return;
+	case CA_LOSS:
+		if (seq_geq(tp->snd_una, x->recover))
+			x->ca_state = CA_OPEN;
+		/* after a timeout the window grows again by slow start */
+		tcp_cc(tp)->ack(st, tp, acked, rtt_us);
+		return;
+	default:
+		x->ca_state = CA_OPEN;
+		tcp_cc(tp)->ack(st, tp, acked, rtt_us);
+		return;
+	}
+}
+
+void tcp_recovery_dupack(struct synfin_stack *st, struct tcb *tp)
+{
+	struct tcb_ext *x = tcp_ext_get(st, tp);
+	if (!x)
+		return;
+	if (x->ca_state == CA_RECOVERY) {
+		/* NewReno keeps the ACK clock going by inflating the window one
+		 * segment per duplicate (RFC 5681 step 4); with SACK the pipe
+		 * estimate does that */
+		if (!sack_on(tp))
+			tp->cwnd += tcp_effective_mss(tp);
+		return;
+	}
+	if (x->ca_state == CA_LOSS)
+		return; /* resending after a timeout: duplicates are expected */
+	tp->dupacks++;
+	/* RFC 6675 IsLost: DupThresh duplicates, or that many segments'
+	 * worth SACKed above the first hole */
+	bool lost = tp->dupacks >= DUPTHRESH ||
+		    (sack_on(tp) && x->sacked_bytes > (DUPTHRESH - 1) * tcp_effective_mss(tp));
+	if (!lost) {
+		/* limited transmit (RFC 3042): each of the first two
+		 * duplicates lets one new segment out */
+		x->ca_state = CA_DISORDER;
+		x->limited = tp->dupacks < 2 ? tp->dupacks : 2;
+		return;
+	}
+	x->limited = 0;
+	enter_recovery(st, tp);
+}
+
+void tcp_recovery_timeout(struct synfin_stack *st, struct tcb *tp)
+{
+	struct tcb_ext *x = tp->x;
+	tp->dupacks = 0;
+	if (!x) {
+		uint32_t mss = tcp_effective_mss(tp);
+		uint32_t flight = tp->snd_max - tp->snd_una;
+		tp->ssthresh = flight / 2 > 2 * mss ? flight / 2 : 2 * mss;
+		tp->cwnd = mss;
+		return;
+	}
+	x->rto_count++;
+	tcp_cc(tp)->timeout(st, tp);
+	/* everything outstanding is sent again from SND.UNA (RFC 6298 5.4);
+	 * the receiver may renege on what it SACKed (RFC 2018 8), so the
+	 * scoreboard is not trusted across a timeout */
+	x->nsacked = 0;
+	x->sacked_bytes = 0;
+	x->limited = 0;
+	x->ca_state = CA_LOSS;
+	x->recover = tp->snd_max;
+	x->high_rxt = tp->snd_una;
+}
+
+int tcp_sack_blocks(const struct tcb *tp, struct tcp_sack_block *out, int max)
+{
+	const struct ring *r = tp->u.b.rcv;
+	if (!(tp->t_flags & TF_SACK_PERMIT) || !r || r->nooo == 0 || max <= 0)
+		return 0;
+	int n = 0;
+	/* the block holding the latest segment first (RFC 2018 4), then the
+	 * others from the lowest */
+	int first = -1;
+	if (tp->x) {
+		for (int i = 0; i < r->nooo; i++) {
+			uint32_t l = tp->rcv_nxt + r->ooo[i].off;
+			if (seq_in(tp->x->last_ooo, l, l + r->ooo[i].len)) {
+				first = i;
+				break;
+			}
+		}
+	}
+	if (first >= 0) {
+		out[n].left = tp->rcv_nxt + r->ooo[first].off;
+		out[n].right = out[n].left + r->ooo[first].len;
+		n++;
+	}
+	for (int i = 0; i < r->nooo && n < max; i++) {
+		if (i == first)
+			continue;
+		out[n].left = tp->rcv_nxt + r->ooo[i].off;
+		out[n].right = out[n].left + r->ooo[i].len;
+		n++;
+	}
+	return n;
+}
