@@ -3,7 +3,9 @@
  *   synfin-lab list
  *   synfin-lab run NAME|all [--seed N] [--loss P] [--dup P] [--reorder P]
  *                           [--delay MS] [--pcap FILE] [--quiet]
- * Exit status 0 only if every scenario run held its expected outcome.
+ *   synfin-lab transfer [--rate R] [--rtt T] [--bytes B] ... (transfer.h)
+ * Exit status 0 only if every scenario run held its expected outcome (for
+ * transfer: if every byte arrived intact).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,12 +13,14 @@
 #include <string.h>
 
 #include "lab.h"
+#include "transfer.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: synfin-lab list\n"
 		   "       synfin-lab run NAME|all [--seed N] [--loss P] [--dup P] [--reorder P]\n"
 		   "                               [--delay MS] [--pcap FILE] [--quiet]\n");
+	transfer_usage(f);
 }
 
 static int bad(const char *fmt, const char *arg)
@@ -112,6 +116,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (!strcmp(argv[1], "transfer"))
+		return transfer_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "run"))
 		return bad("unknown command '%s'", argv[1]);
 	if (argc < 3)
