@@ -254,6 +254,8 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 			break;
 		}
 		bool syn_acked = TCPS_HAVEESTABLISHED(tp->state);
+		if (syn_acked && x && seq_lt(tp->snd_nxt, tp->snd_max))
+			tp->snd_nxt = tcp_sack_skip(tp, tp->snd_nxt);
 		uint32_t off = tp->snd_nxt - tp->snd_una;
 		uint32_t buffered = tcp_snd_pending(tp);
 		uint32_t mss = tcp_effective_mss(tp);

@@ -30,7 +30,7 @@ struct tmr {
 /* Send buffer: bytes from SND.UNA on (once the SYN is acknowledged).
  * Receive buffer: readable bytes, then room where out-of-order data is
  * placed at its offset from RCV.NXT. Both are rings allocated on first use. */
-#define RB_MAX_HOLES 8
+#define RB_MAX_HOLES 32
 struct ring {
 	uint32_t cap, head, len;
 	uint8_t nooo;              /* receive side: out-of-order ranges */
@@ -83,7 +83,7 @@ struct listenq {
 /* What a connection needs only once data flows, allocated with its first
  * buffer: congestion control state, the SACK scoreboard, loss recovery and
  * counters. An idle connection does without it (and its bytes). */
-#define SACK_MAX 8
+#define SACK_MAX 32
 struct tcb_ext {
 	union {
 		struct cc_cubic cubic;
@@ -101,6 +101,9 @@ struct tcb_ext {
 	uint32_t last_ooo;     /* receiver: start of the latest out-of-order segment (first SACK block) */
 	uint32_t last_send_ms; /* when data last went out, for the restart after idle */
 	uint8_t limited;       /* RFC 3042: segments limited transmit may add */
+	/* HyStart++ (RFC 9406): the minimum RTT of this round and the last */
+	uint32_t hs_round_end, hs_last_min_us, hs_cur_min_us;
+	uint16_t hs_samples;
 	uint64_t bytes_acked, bytes_received;
 	uint64_t segs_out, retrans_segs, fast_retrans, rto_count;
 };
@@ -306,6 +309,9 @@ bool tcp_sack_next_hole(const struct tcb *tp, uint32_t *seq, uint32_t *len);
 void tcp_recovery_ack(struct synfin_stack *st, struct tcb *tp, uint32_t acked, uint32_t rtt_us);
 void tcp_recovery_dupack(struct synfin_stack *st, struct tcb *tp);
 void tcp_recovery_timeout(struct synfin_stack *st, struct tcb *tp);
+/* After a timeout, resending from SND.UNA jumps over SACKed ranges:
+ * where SND.NXT should go from `seq`. */
+uint32_t tcp_sack_skip(const struct tcb *tp, uint32_t seq);
 /* Receiver: the SACK blocks to put in our next segment (RFC 2018 4). */
 int tcp_sack_blocks(const struct tcb *tp, struct tcp_sack_block *out, int max);
 /* Send `len` bytes from `seq` again (output's helper for recovery). */

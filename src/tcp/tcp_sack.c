@@ -166,6 +166,36 @@ static void enter_recovery(struct synfin_stack *st, struct tcb *tp)
 	}
 }
 
+/* HyStart++ (RFC 9406 4.2), its delay test: slow start ends when a
+ * round's minimum RTT exceeds the previous round's by eta =
+ * clamp(lastRTT/8, 4 ms, 16 ms), that is when a queue starts to build,
+ * before it overflows. (The conservative slow start phase of 4.3 is left
+ * out: the window goes straight to congestion avoidance.) */
+static void hystart(struct tcb *tp, uint32_t rtt_us)
+{
+	struct tcb_ext *x = tp->x;
+	if (seq_geq(tp->snd_una, x->hs_round_end)) {
+		/* a new round: the window sent so far is acknowledged */
+		if (x->hs_samples)
+			x->hs_last_min_us = x->hs_cur_min_us;
+		x->hs_cur_min_us = UINT32_MAX;
+		x->hs_samples = 0;
+		x->hs_round_end = tp->snd_max;
+	}
+	if (!rtt_us)
+		return;
+	if (rtt_us < x->hs_cur_min_us)
+		x->hs_cur_min_us = rtt_us;
+	if (x->hs_samples < UINT16_MAX)
+		x->hs_samples++;
+	if (x->hs_samples >= 8 && x->hs_last_min_us) {
+		uint32_t eta = x->hs_last_min_us / 8;
+		eta = eta < 4000 ? 4000 : eta > 16000 ? 16000 : eta;
+		if (x->hs_cur_min_us >= x->hs_last_min_us + eta)
+			tp->ssthresh = tp->cwnd; /* leave slow start here */
+	}
+}
+
 void tcp_recovery_ack(struct synfin_stack *st, struct tcb *tp, uint32_t acked, uint32_t rtt_us)
 {
 	struct tcb_ext *x = tp->x;
@@ -213,7 +243,18 @@ void tcp_recovery_ack(struct synfin_stack *st, struct tcb *tp, uint32_t acked, u
 		return;
 	default:
 		x->ca_state = CA_OPEN;
-		tcp_cc(tp)->ack(st, tp, acked, rtt_us);
+		/* Grow only a window that is in use (RFC 7661's concern,
+		 * RFC 9438 5.8): a sender held back by the peer's window or
+		 * by the application must not build a cwnd it never tested.
+		 * In slow start half the window in flight counts as in use. */
+		uint32_t flight = tp->snd_max - (tp->snd_una - acked);
+		uint32_t mss = tcp_effective_mss(tp);
+		bool limited = tp->cwnd < tp->ssthresh ? 2ull * flight >= tp->cwnd
+						       : (uint64_t)flight + 3ull * mss >= tp->cwnd;
+		if (tp->cwnd < tp->ssthresh)
+			hystart(tp, rtt_us);
+		if (limited)
+			tcp_cc(tp)->ack(st, tp, acked, rtt_us);
 		return;
 	}
 }
@@ -262,11 +303,14 @@ void tcp_recovery_timeout(struct synfin_stack *st, struct tcb *tp)
 	}
 	x->rto_count++;
 	tcp_cc(tp)->timeout(st, tp);
-	/* everything outstanding is sent again from SND.UNA (RFC 6298 5.4);
-	 * the receiver may renege on what it SACKed (RFC 2018 8), so the
-	 * scoreboard is not trusted across a timeout */
-	x->nsacked = 0;
-	x->sacked_bytes = 0;
+	/* Everything outstanding is sent again from SND.UNA (RFC 6298 5.4),
+	 * skipping what the receiver SACKed. A receiver may renege on SACKed
+	 * data (RFC 2018 8), so from the second timeout in a row the
+	 * scoreboard is dropped and everything is resent. */
+	if (tp->rxtshift > 1) {
+		x->nsacked = 0;
+		x->sacked_bytes = 0;
+	}
 	x->limited = 0;
 	x->ca_state = CA_LOSS;
 	x->recover = tp->snd_max;
@@ -304,4 +348,14 @@ int tcp_sack_blocks(const struct tcb *tp, struct tcp_sack_block *out, int max)
 		n++;
 	}
 	return n;
+}
+
+uint32_t tcp_sack_skip(const struct tcb *tp, uint32_t seq)
+{
+	if (!sack_on(tp) || tp->x->ca_state != CA_LOSS)
+		return seq;
+	for (uint8_t i = 0; i < tp->x->nsacked; i++)
+		if (seq_in(seq, tp->x->sacked[i].left, tp->x->sacked[i].right))
+			return tp->x->sacked[i].right;
+	return seq;
 }
