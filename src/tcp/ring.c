@@ -22,8 +22,10 @@ struct ring *ring_new(struct synfin_stack *st, uint32_t cap)
 
 void ring_free(struct synfin_stack *st, struct ring *r)
 {
-	if (r)
-		st_free(st, r, sizeof *r + r->cap);
+	if (!r)
+		return;
+	st_free(st, r->ooo, r->ooo_cap * sizeof *r->ooo);
+	st_free(st, r, sizeof *r + r->cap);
 }
 
 /* copy n bytes in at logical position pos (from head), wrapping */
@@ -77,14 +79,14 @@ uint32_t ring_read(struct ring *r, uint8_t *p, uint32_t n)
 }
 
 /* Merge [off, off+n) into the sorted, disjoint out-of-order list. */
-static bool ooo_add(struct ring *r, uint32_t off, uint32_t n)
+static bool ooo_add(struct synfin_stack *st, struct ring *r, uint32_t off, uint32_t n)
 {
 	uint32_t lo = off, hi = off + n;
-	uint8_t k = 0;
+	uint16_t k = 0;
 	/* ranges entirely before the new one stay; overlapping or touching ones merge */
 	while (k < r->nooo && r->ooo[k].off + r->ooo[k].len < lo)
 		k++;
-	uint8_t j = k;
+	uint16_t j = k;
 	while (j < r->nooo && r->ooo[j].off <= hi) {
 		if (r->ooo[j].off < lo)
 			lo = r->ooo[j].off;
@@ -92,22 +94,34 @@ static bool ooo_add(struct ring *r, uint32_t off, uint32_t n)
 			hi = r->ooo[j].off + r->ooo[j].len;
 		j++;
 	}
-	uint8_t merged = (uint8_t)(j - k);
+	uint16_t merged = (uint16_t)(j - k);
 	if (merged == 0) {
-		if (r->nooo == RB_MAX_HOLES)
-			return false; /* no room to remember it: drop, the peer resends */
+		if (r->nooo == r->ooo_cap) {
+			if (r->ooo_cap >= RB_MAX_HOLES)
+				return false; /* no room to remember it: drop, the peer resends */
+			uint16_t ncap = r->ooo_cap ? (uint16_t)(r->ooo_cap * 2) : 8;
+			struct ooo_range *na = st_alloc_raw(st, ncap * sizeof *na);
+			if (!na)
+				return false;
+			if (r->nooo)
+				memcpy(na, r->ooo, r->nooo * sizeof *na);
+			st_free(st, r->ooo, r->ooo_cap * sizeof *r->ooo);
+			r->ooo = na;
+			r->ooo_cap = ncap;
+		}
 		memmove(&r->ooo[k + 1], &r->ooo[k], (size_t)(r->nooo - k) * sizeof r->ooo[0]);
 		r->nooo++;
 	} else if (merged > 1) {
 		memmove(&r->ooo[k + 1], &r->ooo[j], (size_t)(r->nooo - j) * sizeof r->ooo[0]);
-		r->nooo = (uint8_t)(r->nooo - (merged - 1));
+		r->nooo = (uint16_t)(r->nooo - (merged - 1));
 	}
 	r->ooo[k].off = lo;
 	r->ooo[k].len = hi - lo;
 	return true;
 }
 
-uint32_t ring_reass(struct ring *r, uint32_t off, const uint8_t *p, uint32_t n, bool *stored)
+uint32_t ring_reass(struct synfin_stack *st, struct ring *r, uint32_t off, const uint8_t *p, uint32_t n,
+		    bool *stored)
 {
 	uint32_t room = r->cap - r->len;
 	*stored = false;
@@ -118,7 +132,7 @@ uint32_t ring_reass(struct ring *r, uint32_t off, const uint8_t *p, uint32_t n, 
 	if (n == 0)
 		return 0;
 	if (off > 0) {
-		if (!ooo_add(r, off, n))
+		if (!ooo_add(st, r, off, n))
 			return 0;
 		put_at(r, r->len + off, p, n);
 		*stored = true;
@@ -136,7 +150,7 @@ uint32_t ring_reass(struct ring *r, uint32_t off, const uint8_t *p, uint32_t n, 
 		r->nooo--;
 	}
 	/* the rest are now relative to the new RCV.NXT */
-	for (uint8_t i = 0; i < r->nooo; i++)
+	for (uint16_t i = 0; i < r->nooo; i++)
 		r->ooo[i].off -= adv;
 	r->len += adv;
 	return adv;

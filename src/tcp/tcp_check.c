@@ -40,7 +40,7 @@ static int check_tcb(const struct synfin_stack *st, const struct tcb *tp, char *
 	if (tp->x) {
 		const struct tcb_ext *x = tp->x;
 		uint32_t sum = 0;
-		for (uint8_t i = 0; i < x->nsacked; i++) {
+		for (uint16_t i = 0; i < x->nsacked; i++) {
 			uint32_t l = x->sacked[i].left, r = x->sacked[i].right;
 			if (!seq_lt(l, r) || seq_lt(l, tp->snd_una) || seq_gt(r, tp->snd_max))
 				return fail(why, cap, tp, "SACK block %u-%u outside %u-%u", l, r, tp->snd_una,
@@ -56,7 +56,7 @@ static int check_tcb(const struct synfin_stack *st, const struct tcb *tp, char *
 	if (r) {
 		if (r->len > r->cap)
 			return fail(why, cap, tp, "receive ring holds %u of %u", r->len, r->cap);
-		for (uint8_t i = 0; i < r->nooo; i++)
+		for (uint16_t i = 0; i < r->nooo; i++)
 			if (r->ooo[i].off + r->ooo[i].len > r->cap - r->len)
 				return fail(why, cap, tp, "out-of-order range past the receive buffer");
 	}

@@ -609,7 +609,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 			} else {
 				bool stored;
 				uint32_t off = seq - tp->rcv_nxt;
-				uint32_t adv = ring_reass(tp->u.b.rcv, off, data, len, &stored);
+				uint32_t adv = ring_reass(st, tp->u.b.rcv, off, data, len, &stored);
 				tp->rcv_nxt += adv;
 				if (tp->x) {
 					tp->x->bytes_received += adv;

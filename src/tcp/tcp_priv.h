@@ -30,13 +30,14 @@ struct tmr {
 /* Send buffer: bytes from SND.UNA on (once the SYN is acknowledged).
  * Receive buffer: readable bytes, then room where out-of-order data is
  * placed at its offset from RCV.NXT. Both are rings allocated on first use. */
-#define RB_MAX_HOLES 32
+#define RB_MAX_HOLES 1024 /* out-of-order ranges a receive ring remembers */
+struct ooo_range {
+	uint32_t off, len; /* offset from RCV.NXT */
+};
 struct ring {
 	uint32_t cap, head, len;
-	uint8_t nooo;              /* receive side: out-of-order ranges */
-	struct {
-		uint32_t off, len; /* offset from RCV.NXT */
-	} ooo[RB_MAX_HOLES];
+	uint16_t nooo, ooo_cap;    /* receive side: out-of-order ranges, */
+	struct ooo_range *ooo;     /* in an array grown as needed */
 	uint8_t data[];
 };
 
@@ -83,17 +84,18 @@ struct listenq {
 /* What a connection needs only once data flows, allocated with its first
  * buffer: congestion control state, the SACK scoreboard, loss recovery and
  * counters. An idle connection does without it (and its bytes). */
-#define SACK_MAX 32
+#define SACK_MAX 1024 /* SACKed ranges the scoreboard remembers */
+struct sack_range {
+	uint32_t left, right;
+};
 struct tcb_ext {
 	union {
 		struct cc_cubic cubic;
 	} cc;
 	/* the scoreboard (RFC 6675): ranges above SND.UNA the receiver has
 	 * SACKed, sorted, disjoint */
-	struct {
-		uint32_t left, right;
-	} sacked[SACK_MAX];
-	uint8_t nsacked;
+	struct sack_range *sacked; /* grown as needed */
+	uint16_t nsacked, sacked_cap;
 	uint8_t ca_state;      /* as synfin_tcp_info.ca_state */
 	uint32_t recover;      /* RFC 6582 / 6675: SND.MAX when recovery began */
 	uint32_t high_rxt;     /* RFC 6675 HighRxt */
@@ -381,7 +383,8 @@ void ring_peek(const struct ring *r, uint32_t off, uint8_t *p, uint32_t n);
 void ring_drop(struct ring *r, uint32_t n);
 /* Place received bytes at `off` from the end of the readable data; returns
  * how many bytes became readable (in-order advance). */
-uint32_t ring_reass(struct ring *r, uint32_t off, const uint8_t *p, uint32_t n, bool *stored);
+uint32_t ring_reass(struct synfin_stack *st, struct ring *r, uint32_t off, const uint8_t *p, uint32_t n,
+		    bool *stored);
 
 /* ---- user-call helpers shared with input ---- */
 void tcp_user_closed_check(struct synfin_stack *st, struct tcb *tp); /* linger done? */

@@ -20,9 +20,9 @@ static bool sack_on(const struct tcb *tp)
 static void prune(struct tcb *tp)
 {
 	struct tcb_ext *x = tp->x;
-	uint8_t w = 0;
+	uint16_t w = 0;
 	uint32_t bytes = 0;
-	for (uint8_t i = 0; i < x->nsacked; i++) {
+	for (uint16_t i = 0; i < x->nsacked; i++) {
 		uint32_t l = x->sacked[i].left, r = x->sacked[i].right;
 		if (seq_leq(r, tp->snd_una))
 			continue;
@@ -38,31 +38,41 @@ static void prune(struct tcb *tp)
 }
 
 /* Insert [l, r) keeping the list sorted and disjoint (touching merges). */
-static void insert(struct tcb_ext *x, uint32_t l, uint32_t r)
+static void insert(struct synfin_stack *st, struct tcb_ext *x, uint32_t l, uint32_t r)
 {
-	uint8_t i = 0;
+	uint16_t i = 0;
 	while (i < x->nsacked && seq_lt(x->sacked[i].right, l))
 		i++;
-	uint8_t j = i;
+	uint16_t j = i;
 	while (j < x->nsacked && seq_leq(x->sacked[j].left, r)) {
 		l = seq_min(l, x->sacked[j].left);
 		r = seq_max(r, x->sacked[j].right);
 		j++;
 	}
-	uint8_t merged = (uint8_t)(j - i);
+	uint16_t merged = (uint16_t)(j - i);
 	if (merged == 0) {
-		if (x->nsacked == SACK_MAX) {
-			/* full: forget the highest range; it is the least
-			 * useful for finding holes and will be reported again */
-			if (i == SACK_MAX)
-				return;
-			x->nsacked--;
+		if (x->nsacked == x->sacked_cap) {
+			uint16_t ncap = x->sacked_cap ? (uint16_t)(x->sacked_cap * 2) : 8;
+			struct sack_range *na = x->sacked_cap < SACK_MAX ? st_alloc_raw(st, ncap * sizeof *na) : NULL;
+			if (!na) {
+				/* full: forget the highest range; it is the least
+				 * useful for finding holes and will be reported again */
+				if (i == x->nsacked)
+					return;
+				x->nsacked--;
+			} else {
+				if (x->nsacked)
+					memcpy(na, x->sacked, x->nsacked * sizeof *na);
+				st_free(st, x->sacked, x->sacked_cap * sizeof *x->sacked);
+				x->sacked = na;
+				x->sacked_cap = ncap;
+			}
 		}
 		memmove(&x->sacked[i + 1], &x->sacked[i], (size_t)(x->nsacked - i) * sizeof x->sacked[0]);
 		x->nsacked++;
 	} else if (merged > 1) {
 		memmove(&x->sacked[i + 1], &x->sacked[j], (size_t)(x->nsacked - j) * sizeof x->sacked[0]);
-		x->nsacked = (uint8_t)(x->nsacked - (merged - 1));
+		x->nsacked = (uint16_t)(x->nsacked - (merged - 1));
 	}
 	x->sacked[i].left = l;
 	x->sacked[i].right = r;
@@ -70,7 +80,6 @@ static void insert(struct tcb_ext *x, uint32_t l, uint32_t r)
 
 void tcp_sack_update(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg)
 {
-	(void)st;
 	if (!sack_on(tp))
 		return;
 	if (seg->opt.has & TOF_SACK) {
@@ -82,7 +91,7 @@ void tcp_sack_update(struct synfin_stack *st, struct tcb *tp, const struct tcp_s
 			if (!seq_lt(l, r) || seq_leq(r, tp->snd_una) || seq_gt(r, tp->snd_max) ||
 			    seq_lt(l, tp->snd_una))
 				continue;
-			insert(tp->x, l, r);
+			insert(st, tp->x, l, r);
 		}
 	}
 	prune(tp);
@@ -101,7 +110,7 @@ static uint32_t unsacked_between(const struct tcb *tp, uint32_t from, uint32_t t
 	if (!seq_lt(from, to))
 		return 0;
 	uint32_t n = to - from;
-	for (uint8_t i = 0; i < tp->x->nsacked; i++) {
+	for (uint16_t i = 0; i < tp->x->nsacked; i++) {
 		uint32_t l = seq_max(tp->x->sacked[i].left, from);
 		uint32_t r = seq_min(tp->x->sacked[i].right, to);
 		if (seq_lt(l, r))
@@ -128,7 +137,7 @@ bool tcp_sack_next_hole(const struct tcb *tp, uint32_t *seq, uint32_t *len)
 		return false;
 	uint32_t s = seq_max(tp->x->high_rxt, tp->snd_una);
 	uint32_t top = highest_sacked(tp);
-	for (uint8_t i = 0; i < tp->x->nsacked && seq_lt(s, top); i++) {
+	for (uint16_t i = 0; i < tp->x->nsacked && seq_lt(s, top); i++) {
 		const uint32_t l = tp->x->sacked[i].left, r = tp->x->sacked[i].right;
 		if (seq_leq(r, s))
 			continue;
@@ -354,7 +363,7 @@ uint32_t tcp_sack_skip(const struct tcb *tp, uint32_t seq)
 {
 	if (!sack_on(tp) || tp->x->ca_state != CA_LOSS)
 		return seq;
-	for (uint8_t i = 0; i < tp->x->nsacked; i++)
+	for (uint16_t i = 0; i < tp->x->nsacked; i++)
 		if (seq_in(seq, tp->x->sacked[i].left, tp->x->sacked[i].right))
 			return tp->x->sacked[i].right;
 	return seq;

@@ -350,6 +350,8 @@ void tcp_free(struct synfin_stack *st, struct tcb *tp)
 		ring_free(st, tp->u.b.snd);
 		ring_free(st, tp->u.b.rcv);
 	}
+	if (tp->x)
+		st_free(st, tp->x->sacked, tp->x->sacked_cap * sizeof *tp->x->sacked);
 	st_free(st, tp->x, sizeof *tp->x);
 	st_free(st, tp, sizeof *tp);
 }
