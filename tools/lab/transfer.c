@@ -74,6 +74,7 @@ struct xf_flow {
 	char why[96];          /* what went wrong */
 	struct synfin_tcp_info info; /* the sender's, at the end */
 	bool have_info;
+	uint64_t got_shared;   /* bytes read when the first flow finished */
 };
 
 /* Points of one series of the plot: every `stride`-th point offered is
@@ -96,6 +97,7 @@ struct xf {
 	int granted;                 /* the buffer size the engine took */
 	struct xf_flow *flows;
 	unsigned ndone;
+	synfin_time_t t_first_done;  /* when the first flow finished (fairness window) */
 	uint8_t *pat;                /* 2 * XF_PAT bytes */
 	uint8_t *rbuf;               /* XF_RBUF bytes */
 	bool fatal;
@@ -396,6 +398,23 @@ static uint32_t xf_buffer(const struct xf_opts *o)
 static synfin_time_t xf_limit(const struct xf_opts *o)
 {
 	double ideal_s = (double)o->bytes * o->flows * 8.0 / (double)o->rate_bps;
+	/* With loss the rate a Reno-like sender can keep is far below the
+	 * link's: Padhye et al.'s model (timeouts included, T0 = 1 s, an ACK
+	 * per two segments), with the loss of both directions and the average
+	 * of a bursty pattern, bounds the expected time; the limit allows
+	 * five times that. */
+	double p = o->loss;
+	if (o->ge_p > 0)
+		p += o->ge_p / (o->ge_p + o->ge_r);
+	p = 1 - (1 - p) * (1 - p); /* a segment or its ACK */
+	if (p > 0) {
+		double rtt = (double)o->rtt / 1e6 + 0.001, b = 2;
+		double t0 = 1.0 + 4 * rtt;
+		double q = 3 * sqrt(3 * b * p / 8);
+		double per_seg = rtt * sqrt(2 * b * p / 3) + t0 * (q < 1 ? q : 1) * p * (1 + 32 * p * p);
+		double segs = (double)o->bytes * o->flows / 1448.0;
+		ideal_s += 5 * segs * per_seg;
+	}
 	double s = 20.0 * (ideal_s + 10.0 * (double)o->rtt / 1e6) + 60.0;
 	return s > 1e7 ? SYNFIN_SEC(10000000) : (synfin_time_t)(s * 1e6);
 }
@@ -696,7 +715,12 @@ static void pump_recv(struct xf *x, unsigned f)
 				snprintf(fl->why, sizeof fl->why, "EOF after %" PRIu64 " bytes", fl->got);
 			}
 			fl->done = true;
-			x->ndone++;
+			if (x->ndone++ == 0) {
+				/* the end of the time all flows shared the link */
+				x->t_first_done = sim_now(x->sim);
+				for (unsigned k = 0; k < x->o.flows; k++)
+					x->flows[k].got_shared = x->flows[k].got;
+			}
 			return;
 		}
 		if (fl->got + (uint64_t)r > x->o.bytes && !fl->bad) {
@@ -1025,6 +1049,18 @@ static int report(struct xf *x, bool stalled)
 			       fl->info.retrans_segs, fl->info.fast_retrans, fl->info.rto_count, fl->info.cwnd,
 			       fl->info.srtt_us / 1e3);
 		printf(", %s%s%s\n", verdict, fl->why[0] ? ": " : "", fl->why);
+	}
+	if (o->flows > 1 && x->ndone) {
+		/* Jain's index over the bytes each flow got while all of them
+		 * ran: (sum x)^2 / (n * sum x^2), 1 when the shares are equal */
+		double sum = 0, sq = 0;
+		for (unsigned f = 0; f < o->flows; f++) {
+			sum += (double)x->flows[f].got_shared;
+			sq += (double)x->flows[f].got_shared * (double)x->flows[f].got_shared;
+		}
+		double jain = sq > 0 ? sum * sum / ((double)o->flows * sq) : 0;
+		printf("fairness: jain %.3f over the %.3f s all flows shared the link\n", jain,
+		       (double)(x->t_first_done - x->t_first_syn) / 1e6);
 	}
 	const struct sim_counts *c = sim_get_counts(x->sim);
 	printf("link: %" PRIu64 " datagrams sent, %" PRIu64 " queue drops, %" PRIu64 " lost (%" PRIu64
