@@ -138,6 +138,7 @@ struct tcb {
 	uint8_t so_error;     /* pending errno, reported once */
 	uint8_t t_softerror;  /* errno of the last ICMP soft error (RFC 1122 4.2.3.9) */
 	uint8_t keepcnt;      /* 0: the stack's */
+	uint8_t cc;           /* SYNFIN_CC_*: the congestion control algorithm */
 	uint16_t owner;
 
 	int32_t fd;           /* -1 once the application has closed it */
@@ -152,7 +153,6 @@ struct tcb {
 	/* congestion control: the window in bytes; the algorithm's own state
 	 * is in x->cc */
 	uint32_t cwnd, ssthresh;
-	uint8_t cc;            /* SYNFIN_CC_* */
 	/* RTT (RFC 6298), microseconds */
 	uint32_t srtt, rttvar, rto;
 	uint32_t rtseq;
