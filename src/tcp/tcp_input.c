@@ -513,15 +513,18 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 								 : st->now + tp->rto;
 		tcp_sack_update(st, tp, seg);
 		tcp_recovery_ack(st, tp, acked, rtt_us);
-	} else if (seg->ack == tp->snd_una && len == 0 && !(flags & TH_FIN) &&
-		   ((uint32_t)seg->wnd << tp->snd_scale) == tp->snd_wnd && tp->snd_max != tp->snd_una &&
-		   !(tp->t_flags & TF_PERSIST)) {
-		/* a duplicate ACK (RFC 5681 2): the receiver holds data above a
-		 * hole; its SACK blocks say which */
-		tcp_sack_update(st, tp, seg);
-		tcp_recovery_dupack(st, tp);
 	} else {
+		/* A duplicate ACK (RFC 5681 2): nothing new acknowledged, no
+		 * data, the same window. With SACK, an ACK that SACKs new data
+		 * counts whatever its window says (RFC 6675 2): Linux moves its
+		 * window in the ACKs it sends while it holds out-of-order data. */
+		uint32_t sacked_before = tp->x ? tp->x->sacked_bytes : 0;
 		tcp_sack_update(st, tp, seg);
+		bool news = tp->x && tp->x->sacked_bytes > sacked_before;
+		if (seg->ack == tp->snd_una && len == 0 && !(flags & TH_FIN) && tp->snd_max != tp->snd_una &&
+		    !(tp->t_flags & TF_PERSIST) &&
+		    (news || ((uint32_t)seg->wnd << tp->snd_scale) == tp->snd_wnd))
+			tcp_recovery_dupack(st, tp);
 	}
 	/* the send window, from the newest segment only (SND.WL1/WL2). Of
 	 * segments with the same SEQ and ACK only a larger window is taken,
