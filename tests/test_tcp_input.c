@@ -271,7 +271,12 @@ TEST(first_check_len0_wnd0_other_seq_gets_ack)
 	SEND(h, T0 + MS(100), .flags = TH_ACK, .seq = IRS + 4098, .ack = ISS + 1);
 	/* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
 	EXPECT_SEG_WND(h, TH_ACK, ISS + 1, IRS + 4097, 0, 0);
+	/* answers to unacceptable bare ACKs are rate-limited (one per
+	 * 500 ms, as Linux's tcp_invalid_ratelimit): two ends that each find
+	 * the other's ACKs out of window must not answer each other forever */
 	SEND(h, T0 + MS(101), .flags = TH_ACK, .seq = IRS + 4096, .ack = ISS + 1);
+	EXPECT_NONE(h);
+	SEND(h, T0 + MS(700), .flags = TH_ACK, .seq = IRS + 4096, .ack = ISS + 1);
 	EXPECT_SEG_WND(h, TH_ACK, ISS + 1, IRS + 4097, 0, 0);
 	EXPECT_NONE(h);
 	h_free(h);
@@ -317,11 +322,15 @@ TEST(first_check_len0_wnd_open_window_edges)
 	uint32_t nxt = IRS + 1, wnd = 65535;
 	SEND(h, T0 + MS(1), .flags = TH_ACK, .seq = nxt + wnd - 1, .ack = ISS + 1);
 	EXPECT_NONE(h); /* RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND */
+	/* a bare ACK exactly at the right edge is taken, as 4.4BSD and
+	 * Linux take it (a sender that filled the window speaks from there) */
 	SEND(h, T0 + MS(2), .flags = TH_ACK, .seq = nxt + wnd, .ack = ISS + 1);
+	EXPECT_NONE(h);
+	SEND(h, T0 + MS(3), .flags = TH_ACK, .seq = nxt + wnd + 1, .ack = ISS + 1);
 	EXPECT_SEG(h, TH_ACK, ISS + 1, nxt, 0);
-	SEND(h, T0 + MS(3), .flags = TH_ACK, .seq = nxt - 1, .ack = ISS + 1);
+	SEND(h, T0 + MS(600), .flags = TH_ACK, .seq = nxt - 1, .ack = ISS + 1);
 	EXPECT_SEG(h, TH_ACK, ISS + 1, nxt, 0);
-	SEND(h, T0 + MS(4), .flags = TH_ACK, .seq = nxt, .ack = ISS + 1);
+	SEND(h, T0 + MS(601), .flags = TH_ACK, .seq = nxt, .ack = ISS + 1);
 	EXPECT_NONE(h);
 	h_free(h);
 }

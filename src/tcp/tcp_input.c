@@ -333,7 +333,11 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 	uint32_t seglen = len + ((flags & TH_SYN) ? 1u : 0u) + ((flags & TH_FIN) ? 1u : 0u);
 	bool ok;
 	if (seglen == 0)
-		ok = wnd == 0 ? seq == tp->rcv_nxt : seq_in(seq, tp->rcv_nxt, tp->rcv_nxt + wnd);
+		/* a bare ACK sent from the very edge of a full window is taken,
+		 * as 4.4BSD and Linux take it: a sender that filled our window
+		 * speaks from SND.MAX = RCV.NXT + RCV.WND */
+		ok = wnd == 0 ? seq == tp->rcv_nxt
+			      : seq_in(seq, tp->rcv_nxt, tp->rcv_nxt + wnd + ((flags & TH_RST) ? 0u : 1u));
 	else if (wnd == 0)
 		ok = false;
 	else
@@ -353,6 +357,17 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		if (flags & TH_RST)
 			return;
 		st->stats.dup_segs++;
+		/* Two ends that each find the other's bare ACKs out of window
+		 * would answer each other forever: an ACK for an unacceptable
+		 * bare ACK goes at most every 500 ms (Linux's
+		 * tcp_invalid_ratelimit). Segments with data are always
+		 * answered: that ACK is what the sender needs. */
+		if (seglen == 0 && tp->x) {
+			uint32_t now_ms = st_ms(st);
+			if (tp->x->oow_ack_ms && now_ms - tp->x->oow_ack_ms < 500)
+				return;
+			tp->x->oow_ack_ms = now_ms ? now_ms : 1;
+		}
 		tp->t_flags |= TF_ACKNOW;
 		tcp_output(st, tp);
 		return;
@@ -508,11 +523,10 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 			tcp_rto_sample(st, tp, rtt_us);
 		tp->rxtshift = 0;
 		tp->t_softerror = 0; /* the path works: an old ICMP error is stale */
-		if (!(tp->t_flags & TF_PERSIST))
-			tp->t_rexmt = tp->snd_una == tp->snd_max ? SYNFIN_TIME_NEVER
-								 : st->now + tp->rto;
 		tcp_sack_update(st, tp, seg);
 		tcp_recovery_ack(st, tp, acked, rtt_us);
+		if (!(tp->t_flags & TF_PERSIST))
+			tcp_arm_rexmt(st, tp);
 	} else {
 		/* A duplicate ACK (RFC 5681 2): nothing new acknowledged, no
 		 * data, the same window. With SACK, an ACK that SACKs new data

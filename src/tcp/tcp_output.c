@@ -368,9 +368,10 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 			}
 			tp->snd_max = tp->snd_nxt;
 		}
-		if (tp->t_rexmt == SYNFIN_TIME_NEVER || (tp->t_flags & TF_PERSIST)) {
+		if (tp->t_rexmt == SYNFIN_TIME_NEVER || (tp->t_flags & (TF_PERSIST | TF_TLP))) {
+			/* (a probe timer is re-armed from the newest segment) */
 			tp->t_flags &= ~TF_PERSIST;
-			tp->t_rexmt = st->now + tp->rto;
+			tcp_arm_rexmt(st, tp);
 		}
 		if (send_syn || fin)
 			break;

@@ -80,6 +80,7 @@ struct listenq {
 #define TF_SACK_PERMIT 0x10000000u /* SACK negotiated (RFC 2018) */
 #define TF_REQ_SACK 0x20000000u
 #define TF_CC_SET 0x40000000u     /* TCP_CONGESTION chosen by the application */
+#define TF_TLP 0x80000000u        /* t_rexmt is the tail loss probe timer (RFC 8985 7) */
 
 /* What a connection needs only once data flows, allocated with its first
  * buffer: congestion control state, the SACK scoreboard, loss recovery and
@@ -103,6 +104,8 @@ struct tcb_ext {
 	uint32_t last_ooo;     /* receiver: start of the latest out-of-order segment (first SACK block) */
 	uint32_t last_send_ms; /* when data last went out, for the restart after idle */
 	uint8_t limited;       /* RFC 3042: segments limited transmit may add */
+	uint8_t tlp_out;       /* a tail loss probe is out, not yet answered */
+	uint32_t oow_ack_ms;   /* when we last answered an out-of-window bare ACK */
 	/* HyStart++ (RFC 9406): the minimum RTT of this round and the last */
 	uint32_t hs_round_end, hs_last_min_us, hs_cur_min_us;
 	uint16_t hs_samples;
@@ -318,6 +321,12 @@ uint32_t tcp_sack_skip(const struct tcb *tp, uint32_t seq);
 int tcp_sack_blocks(const struct tcb *tp, struct tcp_sack_block *out, int max);
 /* Send `len` bytes from `seq` again (output's helper for recovery). */
 void tcp_retransmit(struct synfin_stack *st, struct tcb *tp, uint32_t seq, uint32_t len);
+/* Arm the retransmission timer for what is outstanding: the tail loss
+ * probe's timeout when one may go, else the RTO. */
+void tcp_arm_rexmt(struct synfin_stack *st, struct tcb *tp);
+/* The probe timer expired: send one segment to draw an ACK with SACK
+ * blocks, then wait for the RTO. */
+void tcp_tlp_fire(struct synfin_stack *st, struct tcb *tp);
 uint8_t tcp_rcv_scale_for(uint32_t rcvbuf);
 /* The connection is over: enter CLOSED, report `err` (0: none), free the
  * block unless the application still holds it. */

@@ -219,6 +219,7 @@ void tcp_recovery_ack(struct synfin_stack *st, struct tcb *tp, uint32_t acked, u
 	}
 	x->bytes_acked += acked;
 	x->limited = 0;
+	x->tlp_out = 0;
 	switch (x->ca_state) {
 	case CA_RECOVERY:
 		if (seq_geq(tp->snd_una, x->recover)) {
@@ -367,4 +368,54 @@ uint32_t tcp_sack_skip(const struct tcb *tp, uint32_t seq)
 		if (seq_in(seq, tp->x->sacked[i].left, tp->x->sacked[i].right))
 			return tp->x->sacked[i].right;
 	return seq;
+}
+
+/* RFC 8985 7: a tail loss probe. When the last segments of a flight are
+ * lost, no duplicate ACK ever comes and only the RTO (1 s at least) would
+ * find them; a probe after about two RTTs draws an ACK whose SACK blocks
+ * start fast recovery instead. One probe per flight; SACK needed. */
+void tcp_arm_rexmt(struct synfin_stack *st, struct tcb *tp)
+{
+	struct tcb_ext *x = tp->x;
+	tp->t_flags &= ~TF_TLP;
+	if (tp->snd_una == tp->snd_max) {
+		tp->t_rexmt = SYNFIN_TIME_NEVER;
+		return;
+	}
+	synfin_time_t when = st->now + tp->rto;
+	if (sack_on(tp) && x->ca_state == CA_OPEN && !x->tlp_out && tp->srtt &&
+	    TCPS_HAVEESTABLISHED(tp->state) && tcp_snd_pending(tp) > 0) {
+		synfin_time_t pto = 2 * (synfin_time_t)tp->srtt;
+		if (tp->snd_max - tp->snd_una <= tcp_effective_mss(tp))
+			pto += SYNFIN_MS(200); /* a lone segment may wait for a delayed ACK */
+		if (pto < SYNFIN_MS(10))
+			pto = SYNFIN_MS(10);
+		if (st->now + pto < when) {
+			when = st->now + pto;
+			tp->t_flags |= TF_TLP;
+		}
+	}
+	tp->t_rexmt = when;
+}
+
+void tcp_tlp_fire(struct synfin_stack *st, struct tcb *tp)
+{
+	struct tcb_ext *x = tp->x;
+	tp->t_flags &= ~TF_TLP;
+	x->tlp_out = 1;
+	uint32_t pending = tcp_snd_pending(tp);
+	uint32_t mss = tcp_effective_mss(tp);
+	uint32_t sent = tp->snd_nxt - tp->snd_una;
+	if (pending > sent && tp->snd_wnd > sent) {
+		/* new data if the peer's window has room: one segment past
+		 * the congestion window */
+		x->limited = 1;
+		tcp_output(st, tp);
+		x->limited = 0;
+	} else {
+		/* else the last segment again */
+		uint32_t len = pending < mss ? pending : mss;
+		tcp_retransmit(st, tp, tp->snd_una + pending - len, len);
+	}
+	tp->t_rexmt = st->now + tp->rto;
 }

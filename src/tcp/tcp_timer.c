@@ -213,6 +213,10 @@ static bool timer_rexmt(struct synfin_stack *st, struct tcb *tp)
 		tcp_output(st, tp);
 		return false;
 	}
+	if (tp->t_flags & TF_TLP) {
+		tcp_tlp_fire(st, tp);
+		return false;
+	}
 	if (tp->t_flags & TF_PERSIST) {
 		/* Zero-window probe. It never gives up while the peer answers:
 		 * every ACK resets rxtshift. */
