@@ -206,8 +206,13 @@ void tcp_retransmit(struct synfin_stack *st, struct tcb *tp, uint32_t seq, uint3
 		len = mss;
 	send_segment(st, tp, seq, off, len, TH_ACK, false);
 	st->stats.rexmits++;
-	if (tp->x)
+	if (tp->x) {
+		uint32_t now = st_ms(st) ? st_ms(st) : 1;
 		tp->x->retrans_segs++;
+		tp->x->last_rxt_ms = now;
+		if (seq == tp->snd_una)
+			tp->x->una_rxt_ms = now;
+	}
 	if (tp->t_rexmt == SYNFIN_TIME_NEVER)
 		tp->t_rexmt = st->now + tp->rto;
 	tcp_timer_update(st, tp);

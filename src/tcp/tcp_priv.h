@@ -106,6 +106,8 @@ struct tcb_ext {
 	uint8_t limited;       /* RFC 3042: segments limited transmit may add */
 	uint8_t tlp_out;       /* a tail loss probe is out, not yet answered */
 	uint32_t oow_ack_ms;   /* when we last answered an out-of-window bare ACK */
+	uint32_t una_rxt_ms;   /* when the segment at SND.UNA was last resent, 0: not known */
+	uint32_t last_rxt_ms;  /* when anything was last resent in this recovery */
 	/* HyStart++ (RFC 9406): the minimum RTT of this round and the last */
 	uint32_t hs_round_end, hs_last_min_us, hs_cur_min_us;
 	uint16_t hs_samples;

@@ -243,6 +243,10 @@ void tcp_recovery_ack(struct synfin_stack *st, struct tcb *tp, uint32_t acked, u
 				tp->cwnd = mss;
 		} else if (seq_lt(x->high_rxt, tp->snd_una)) {
 			x->high_rxt = tp->snd_una;
+		} else {
+			/* the new first hole was resent, at the latest when
+			 * the last resend went */
+			x->una_rxt_ms = x->last_rxt_ms;
 		}
 		return;
 	case CA_LOSS:
@@ -278,8 +282,21 @@ void tcp_recovery_dupack(struct synfin_stack *st, struct tcb *tp)
 		/* NewReno keeps the ACK clock going by inflating the window one
 		 * segment per duplicate (RFC 5681 step 4); with SACK the pipe
 		 * estimate does that */
-		if (!sack_on(tp))
+		if (!sack_on(tp)) {
 			tp->cwnd += tcp_effective_mss(tp);
+			return;
+		}
+		/* A lost retransmission (the idea of RACK, RFC 8985, kept
+		 * simple): ACKs keep coming more than an RTT after the segment
+		 * at SND.UNA was resent, and it is still missing; resend the
+		 * holes from SND.UNA instead of waiting for the RTO. */
+		uint32_t now = st_ms(st);
+		uint32_t rtt_ms = tp->srtt / 1000;
+		if (seq_lt(tp->snd_una, x->high_rxt) && x->una_rxt_ms &&
+		    now - x->una_rxt_ms > rtt_ms + rtt_ms / 4 + 4) {
+			x->high_rxt = tp->snd_una;
+			x->una_rxt_ms = 0;
+		}
 		return;
 	}
 	if (x->ca_state == CA_LOSS)
