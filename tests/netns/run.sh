@@ -11,7 +11,9 @@
 # One line per test: "PASS name", "FAIL name: why" (with the end of the
 # logs, indented), or "SKIP name: why". Without root, /dev/net/tun, ip or
 # python3 the suite prints "SKIPPED: reason" and counts nothing. Exit
-# status 0 when nothing failed. SYNFIN_NETNS_KEEP=1 keeps the logs.
+# status 0 when nothing failed. SYNFIN_NETNS_KEEP=1 keeps the logs;
+# SYNFIN_NETNS_TESTS="name ..." runs only those tests (e.g. lossy_transfer);
+# SYNFIN_LOSSY_SECS bounds each direction of lossy_transfer (default 90).
 #
 #   sh tests/netns/run.sh build/asan/synfin-sock
 
@@ -22,6 +24,9 @@ LX=198.18.0.1
 SF=198.18.0.2
 NET="--tap tap0 --addr $SF/24"
 MB4=4194304
+MB16=16777216
+LOSSY_PCT=3
+LOSSY_SECS=${SYNFIN_LOSSY_SECS:-90} # per direction, for lossy_transfer
 
 if [ -z "$SOCK" ]; then
 	echo "usage: sh tests/netns/run.sh PATH/TO/synfin-sock" >&2
@@ -664,7 +669,152 @@ t_ping() {
 }
 
 # ======================================================================
-# 11. every pcap reads back cleanly
+# 11. 16 MiB each way through a link that drops 3% of the packets
+# ======================================================================
+
+# LOSSY_PCT % of the packets are lost at random each way between Linux
+# and synfin. Where matters: a packet Linux sends and its own output hook
+# drops never left in Linux's eyes (the hook's error goes back to TCP,
+# which sends the segment again as if for the first time, no loss, no
+# hole at synfin). So Linux's end moves onto a bridge br0 whose port is
+# tap0, and nftables' bridge family drops at the port: input (frames from
+# synfin) and output (frames to synfin), after Linux's IP output has
+# succeeded. Linux also hands its hooks whole GSO packets (up to 64 KiB,
+# 45 segments), so one drop would take a burst: br0's gso_max_size 1500
+# makes every packet one segment, the loss a per-segment one both ways.
+lossy_link() { # in $NS: $LX on br0 (port tap0), LOSSY_PCT % drops each way
+	nsx ip addr del $LX/24 dev tap0 &&
+		nsx ip link add br0 type bridge stp_state 0 forward_delay 0 &&
+		nsx ip link set tap0 master br0 &&
+		nsx ip addr add $LX/24 dev br0 &&
+		nsx ip link set br0 gso_max_size 1500 &&
+		nsx ip link set br0 up || return 1
+	nsx nft -f - <<-EOF
+	table bridge synfin_t {
+		chain in {
+			type filter hook input priority 0; policy accept;
+			iifname "tap0" numgen random mod 100 < $LOSSY_PCT counter drop
+		}
+		chain out {
+			type filter hook output priority 0; policy accept;
+			oifname "tap0" numgen random mod 100 < $LOSSY_PCT counter drop
+		}
+	}
+	EOF
+}
+
+lossy_drops() { # "IN OUT": packets dropped so far, into Linux and out of it
+	nsx nft list table bridge synfin_t 2>/dev/null |
+		sed -n 's/.*counter packets \([0-9]*\) .*/\1/p' | tr '\n' ' ' | sed 's/ $//'
+}
+
+rate() { # rate BYTES SECS: "X MiB/s, Y Mbit/s"
+	awk -v b="$1" -v t="$2" 'BEGIN { if (t <= 0) t = 0.001; printf "%.2f MiB/s, %.1f Mbit/s", b / t / 1048576, b * 8 / t / 1e6 }'
+}
+
+# Both directions, one connection each, byte-exact, each within
+# LOSSY_SECS: synfin -> Linux (synfin connects and sends, Linux reads to
+# EOF; timed by Linux from accept to EOF), then Linux -> synfin (Linux
+# connects and sends; timed by Linux from connect until every byte is
+# acknowledged).
+# Linux sends 16 MiB through this in about 1 s. A sender without RACK-TLP
+# (RFC 8985) waits for a retransmission timeout (RFC 6298's 1 s floor)
+# whenever a retransmission is lost or the ACKs of a flight's end are,
+# some 20 to 50 times here: 30 to 60 s; LOSSY_SECS (90 s) is the bound
+# for that. What is not allowed is a timeout on a loss the SACK blocks
+# had already shown (RFC 6675 section 5): synfin's own pcap of its
+# sending direction is read for those (peer.py pcap-stalls).
+t_lossy_transfer() {
+	if ! command -v nft >/dev/null 2>&1; then
+		skip "nft (nftables) is not installed"
+		return
+	fi
+	head -c $MB16 /dev/urandom >"$D/c.bin"
+	head -c $MB16 /dev/urandom >"$D/d.bin"
+	csha=$(sha "$D/c.bin")
+	dsha=$(sha "$D/d.bin")
+	if ! lossy_link >"$D/setup" 2>&1; then
+		bad "cannot set up the bridge br0 and its nftables drop rules"
+		verdict "$D/setup"
+		return
+	fi
+
+	# synfin -> Linux
+	bgx python3 "$PEER" sink-timed $LX 7010 $LOSSY_SECS >"$D/py1.out" 2>&1 &
+	PY=$!
+	if ! wait_listen 7010 5; then
+		bad "the Linux server is not listening"
+		verdict "$D/py1.out"
+		return
+	fi
+	bgx "$SOCK" $NET -v -h --pcap "$D/s2l.pcap" $LX 7010 <"$D/c.bin" >"$D/out1" 2>"$D/err1" &
+	P=$!
+	wait_for $PY $((LOSSY_SECS + 5))
+	wait_for $P 10
+	drops1=$(lossy_drops)
+	# what synfin's pcap shows of its sending (peer.py pcap-stalls)
+	python3 "$PEER" pcap-stalls "$D/s2l.pcap" 7010 >"$D/stalls" 2>&1
+	set -- $(grep '^DATA ' "$D/stalls")
+	if [ $# -ge 17 ]; then
+		seen="$2 data segments, $4 resent; $6 timeouts ($7 s): ${9} after a lost retransmission, ${13} at a tail (no ACK came back), ${11} with 3+ segments SACKed above the hole; ${15} duplicate ACKs, ${17} of them changing the window"
+		missed=${11}
+	else
+		seen="unreadable ($(head -c 200 "$D/stalls"))"
+		missed=
+	fi
+	t1=$(sed -n 's/^TIME //p' "$D/py1.out")
+	if grep -q "^RECV $MB16 $csha eof" "$D/py1.out" && [ -n "$t1" ]; then
+		[ "$RC" = 0 ] || bad "synfin -> Linux: synfin-sock exit status $RC, expected 0"
+		note "synfin -> Linux: 16 MiB in $t1 s, $(rate $MB16 "$t1"); synfin's pcap: $seen"
+	else
+		bad "synfin -> Linux: Linux did not receive the 16 MiB intact within $LOSSY_SECS s: $(grep -E '^(RECV|ERROR)' "$D/py1.out" | head -1 | cut -d' ' -f1-2,4) (expected RECV $MB16 eof, sha256 $csha); synfin's pcap: $seen"
+	fi
+	# RFC 6675 section 5: once DupThresh segments are SACKed above the
+	# first hole (IsLost), the hole is resent at once, whatever the
+	# window of the duplicate ACKs says; a timeout there is a missed
+	# recovery
+	[ "$missed" = 0 ] ||
+		bad "synfin -> Linux: ${missed:-?} retransmission timeouts where Linux had SACKed 3 or more segments above a hole synfin had sent only once (RFC 6675 5: it is lost, resend it at once)"
+	san_check "$D/err1"
+
+	# Linux -> synfin
+	if ! start_synfin_server "$D/err2" -h 5010; then
+		bad "synfin-sock never listened"
+		verdict "$D/err1" "$D/py1.out" "$D/err2"
+		return
+	fi
+	bgx python3 "$PEER" send-timed $SF 5010 "$D/d.bin" $LOSSY_SECS >"$D/py2.out" 2>&1 &
+	PY=$!
+	wait_for $PY $((LOSSY_SECS + 5))
+	wait_for $P 10
+	[ "$RC" = 0 ] || bad "Linux -> synfin: synfin-sock exit status $RC, expected 0"
+	got=$(sha "$D/out")
+	[ "$got" = "$dsha" ] || bad "Linux -> synfin: synfin received $(wc -c <"$D/out") bytes (sha256 $got), expected $MB16 (sha256 $dsha)"
+	t2=$(sed -n 's/^TIME //p' "$D/py2.out")
+	rx=$(sed -n 's/^RETRANS //p' "$D/py2.out")
+	if grep -q "^ACKED $MB16" "$D/py2.out" && [ -n "$t2" ]; then
+		note "Linux -> synfin: 16 MiB in $t2 s, $(rate $MB16 "$t2"); Linux resent $rx segments"
+	else
+		bad "Linux -> synfin: not all acknowledged within $LOSSY_SECS s: $(grep -E '^(RESULT|ERROR)' "$D/py2.out" | head -1)"
+	fi
+	# synfin-sock exits as soon as it enters TIME_WAIT (see tools/sock), so
+	# when its last ACK is lost (3% of the time here) nobody answers
+	# Linux's retransmitted FIN and Linux stays in LAST_ACK: said, not
+	# judged (the transfer is over by then)
+	grep -q '^CLOSE fin-unacked' "$D/py2.out" &&
+		note "Linux -> synfin: Linux's FIN was still unacknowledged 3 s after synfin's ($(sed -n 's/^CLOSE fin-unacked //p' "$D/py2.out")): synfin-sock had exited in TIME_WAIT, its last ACK lost"
+	# the premise: what the bridge drops is lost, Linux has to resend it
+	case $rx in
+	'' | 0 | *[!0-9]*) bad "Linux resent ${rx:-nothing}: the drops did not act as losses on the link" ;;
+	esac
+	drops2=$(lossy_drops)
+	note "nftables dropped (into Linux / out of Linux) $(echo "$drops1" | tr ' ' /) packets while synfin sent, $(echo "$drops1 $drops2" | awk '{ print $3 - $1 "/" $4 - $2 }') while Linux sent"
+	san_check "$D/err2"
+	verdict "$D/err1" "$D/py1.out" "$D/err2" "$D/py2.out"
+}
+
+# ======================================================================
+# 12. every pcap reads back cleanly
 # ======================================================================
 
 pcap_check() { # one test per pcap file
@@ -709,7 +859,7 @@ leftovers_check() {
 
 # ---- the suite ----
 if ! command -v nft >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-	echo "(installing nftables for the keepalive and simultaneous-open tests)"
+	echo "(installing nftables for the keepalive, simultaneous-open and lossy-transfer tests)"
 	timeout 180 apt-get install -y nftables >"$TMP/apt.log" 2>&1 || true
 fi
 mkdir -p "$TMP/pcaps"
@@ -730,10 +880,14 @@ if ! ns_create; then
 fi
 ns_destroy
 
-for t in data_client data_server close_synfin_first close_linux_first \
-	refused_by_synfin refused_by_linux linger0 halfclose_synfin halfclose_linux \
-	keepalive halfopen timewait_reopen simopen ping; do
-	run_test $t
+ALL_TESTS="data_client data_server close_synfin_first close_linux_first
+	refused_by_synfin refused_by_linux linger0 halfclose_synfin halfclose_linux
+	keepalive halfopen timewait_reopen simopen ping lossy_transfer"
+for t in ${SYNFIN_NETNS_TESTS:-$ALL_TESTS}; do
+	case " $(echo $ALL_TESTS) " in
+	*" $t "*) run_test $t ;;
+	*) echo "FAIL $t: no such test (SYNFIN_NETNS_TESTS)"; NFAIL=$((NFAIL + 1)) ;;
+	esac
 done
 pcap_check
 leftovers_check
