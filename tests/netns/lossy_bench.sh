@@ -70,6 +70,12 @@ for c in ip nft python3 ss timeout; do
 	command -v $c >/dev/null 2>&1 || { echo "$c is not installed" >&2; exit 2; }
 done
 [ -c /dev/net/tun ] || { echo "/dev/net/tun is missing (modprobe tun)" >&2; exit 2; }
+for pct in $LOSSES; do
+	case $pct in
+	'' | *[!0-9]*) echo "LOSSES wants whole percentages from 0 to 99, not '$pct'" >&2; exit 2 ;;
+	esac
+	[ "$pct" -le 99 ] || { echo "LOSSES wants whole percentages from 0 to 99, not '$pct'" >&2; exit 2; }
+done
 
 NT=synfin-b-tap-$$
 NA=synfin-b-a-$$

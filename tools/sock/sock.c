@@ -572,6 +572,10 @@ static int check_end(struct app *a)
 
 	if (w->last_new != TCPS_CLOSED)
 		return 0; /* TIME_WAIT: the orderly end of an active close */
+	if (w->last_old == TCPS_TIME_WAIT)
+		return 0; /* the close was complete; an RST (the peer answering a
+			   * re-ACK of its retransmitted FIN) only ended TIME_WAIT
+			   * early (RFC 1337's case) */
 	if (strstr(c, "SO_LINGER 0"))
 		return 0; /* the abortive close was asked for */
 	if (strstr(c, "RST"))
