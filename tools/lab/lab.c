@@ -462,3 +462,14 @@ uint16_t lab_local_port(struct lab *lab, int host, int fd)
 	synfin_getsockname(lab_st(lab, host), fd, &a);
 	return a.port;
 }
+
+bool lab_parse_prob(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0.0 && v <= 1.0))
+		return false;
+	*out = v;
+	return true;
+}

@@ -147,6 +147,8 @@ int lab_count(struct lab *lab, int from, uint8_t with, uint8_t without, int sinc
  * `without`) at or after index `since`; -1 if none */
 int lab_find(struct lab *lab, int from, uint8_t with, uint8_t without, int since);
 
-const char *lab_errname(int err); /* "ECONNREFUSED" for ECONNREFUSED, with or without sign */
+const char *lab_errname(int err);
+/* A probability from 0 to 1, the whole string; false on anything else. */
+bool lab_parse_prob(const char *s, double *out); /* "ECONNREFUSED" for ECONNREFUSED, with or without sign */
 
 #endif

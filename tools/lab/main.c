@@ -32,17 +32,6 @@ static int bad(const char *fmt, const char *arg)
 	return 2;
 }
 
-static bool parse_prob(const char *s, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= 0.0 && v <= 1.0))
-		return false;
-	*out = v;
-	return true;
-}
-
 static bool parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
@@ -139,13 +128,13 @@ int main(int argc, char **argv)
 			if (!parse_u64(v, &o.seed))
 				return bad("--seed wants a non-negative integer, not '%s'", v);
 		} else if (!strcmp(a, "--loss")) {
-			if (!parse_prob(v, &o.loss))
+			if (!lab_parse_prob(v, &o.loss))
 				return bad("--loss wants a probability from 0 to 1, not '%s'", v);
 		} else if (!strcmp(a, "--dup")) {
-			if (!parse_prob(v, &o.dup))
+			if (!lab_parse_prob(v, &o.dup))
 				return bad("--dup wants a probability from 0 to 1, not '%s'", v);
 		} else if (!strcmp(a, "--reorder")) {
-			if (!parse_prob(v, &o.reorder))
+			if (!lab_parse_prob(v, &o.reorder))
 				return bad("--reorder wants a probability from 0 to 1, not '%s'", v);
 		} else if (!strcmp(a, "--delay")) {
 			uint64_t ms;

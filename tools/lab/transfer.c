@@ -259,17 +259,6 @@ static bool parse_time(const char *s, synfin_time_t *out)
 	return true;
 }
 
-static bool xf_parse_prob(const char *s, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= 0.0 && v <= 1.0))
-		return false;
-	*out = v;
-	return true;
-}
-
 static bool parse_burst(const char *s, double *p, double *r)
 {
 	char buf[64];
@@ -278,7 +267,7 @@ static bool parse_burst(const char *s, double *p, double *r)
 		return false;
 	memcpy(buf, s, (size_t)(comma - s));
 	buf[comma - s] = 0;
-	return xf_parse_prob(buf, p) && xf_parse_prob(comma + 1, r) && !(*p > 0 && *r == 0);
+	return lab_parse_prob(buf, p) && lab_parse_prob(comma + 1, r) && !(*p > 0 && *r == 0);
 }
 
 static int parse_args(int argc, char **argv, struct xf_opts *o)
@@ -327,7 +316,7 @@ static int parse_args(int argc, char **argv, struct xf_opts *o)
 			if (!parse_size(v, &o->bytes) || o->bytes == 0 || o->bytes > (1ull << 50))
 				return xf_bad("--bytes wants a size like 16M or 1G (1 byte .. 1P), not '%s'", v);
 		} else if (!strcmp(a, "--loss")) {
-			if (!xf_parse_prob(v, &o->loss) || o->loss >= 1.0)
+			if (!lab_parse_prob(v, &o->loss) || o->loss >= 1.0)
 				return xf_bad("--loss wants a probability from 0 to below 1, not '%s'", v);
 		} else if (!strcmp(a, "--burst-loss")) {
 			if (!parse_burst(v, &o->ge_p, &o->ge_r))
