@@ -43,8 +43,10 @@ int main(int argc, char **argv)
 		} else {
 			failed++;
 			printf("FAIL %s\n     %s\n", current->name, test_msg);
+			fflush(stdout); /* before a sanitizer's report at exit */
 		}
 	}
 	printf("%u passed, %u failed\n", passed, failed);
+	fflush(stdout);
 	return failed ? 1 : 0;
 }

@@ -71,6 +71,13 @@ struct synfin_ops {
 	void *ctx;
 	/* One IPv4 datagram to send. The buffer is only valid during the call. */
 	void (*output)(void *ctx, const uint8_t *pkt, size_t len);
+	/* Optional: a buffer of at least `size` bytes (the MTU) owned by the
+	 * driver, in which the stack builds its next datagram; output() then
+	 * receives this same pointer, so a driver that queues datagrams or
+	 * frames them needs no copy. The stack asks once per datagram and
+	 * calls nothing else in between; a buffer may go unused (a datagram
+	 * that could not be built). NULL from it: the stack uses its own. */
+	uint8_t *(*tx_buf)(void *ctx, size_t size);
 	/* Optional: every state transition. */
 	void (*state_change)(void *ctx, const struct synfin_state_event *ev);
 	/* Optional allocator; both or neither. free gets the size asked for. */

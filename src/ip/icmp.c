@@ -25,13 +25,14 @@ static void icmp_echo(struct synfin_stack *st, const struct ip4_view *ip,
 	}
 	/* Larger than the MTU would need fragmentation, which the stack does
 	 * not do; Linux would answer in fragments, we stay silent. */
-	n = icmp_emit(st->outbuf, st->cfg.mtu, st->ip, ip->src, st->ip_id++, ICMP_ECHOREPLY, 0,
+	uint8_t *buf = st_txbuf(st);
+	n = icmp_emit(buf, st->cfg.mtu, st->ip, ip->src, st->ip_id++, ICMP_ECHOREPLY, 0,
 		      ic->rest, ic->body, ic->body_len);
 	if (n == 0)
 		return;
 	st->stats.ip_out++;
 	st->stats.icmp_echo_replies++;
-	st->ops.output(st->ops.ctx, st->outbuf, n);
+	st->ops.output(st->ops.ctx, buf, n);
 }
 
 /*

@@ -45,16 +45,16 @@ uint16_t tcp_effective_mss(const struct tcb *tp)
 	return mss ? mss : 1;
 }
 
-static void emit(struct synfin_stack *st, const struct tcp_seg *seg)
+static void emit(struct synfin_stack *st, uint8_t *buf, const struct tcp_seg *seg)
 {
-	size_t n = tcp_emit_ex(st->outbuf, st->cfg.mtu, seg, st->ip_id++, !st->cfg.checksum_offload);
+	size_t n = tcp_emit_ex(buf, st->cfg.mtu, seg, st->ip_id++, !st->cfg.checksum_offload);
 	if (n == 0)
 		return;
 	st->stats.ip_out++;
 	st->stats.tcp_out++;
 	if (seg->flags & TH_RST)
 		st->stats.rst_out++;
-	st->ops.output(st->ops.ctx, st->outbuf, n);
+	st->ops.output(st->ops.ctx, buf, n);
 }
 
 void tcp_respond(struct synfin_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
@@ -73,7 +73,7 @@ void tcp_respond(struct synfin_stack *st, uint32_t laddr, uint16_t lport, uint32
 	s.wnd = wnd;
 	if (opt)
 		s.opt = *opt;
-	emit(st, &s);
+	emit(st, st_txbuf(st), &s);
 }
 
 /* RFC 9293 3.10.7.1: the reset for a segment that belongs to nothing. */
@@ -163,17 +163,19 @@ static uint32_t send_segment(struct synfin_stack *st, struct tcb *tp, uint32_t s
 			s.opt.nsack = (uint8_t)n;
 		}
 	}
+	uint8_t *buf = st_txbuf(st);
 	if (len) {
-		/* the payload goes straight to its place behind the headers:
-		 * the ring is read once per transmission */
-		uint8_t *payload = st->outbuf + IP4_HDR_MIN + TCP_HDR_MIN + tcp_opts_len(&s.opt);
+		/* the payload goes straight to its place behind the headers,
+		 * in the driver's buffer when it lends one: the ring is read
+		 * once per transmission */
+		uint8_t *payload = buf + IP4_HDR_MIN + TCP_HDR_MIN + tcp_opts_len(&s.opt);
 		ring_peek(tp->u.b.snd, off, payload, len);
 		s.data = payload;
 		s.len = len;
 		if (off + len == tcp_snd_pending(tp))
 			s.flags |= TH_PSH;
 	}
-	emit(st, &s);
+	emit(st, buf, &s);
 	if (tp->x)
 		tp->x->segs_out++;
 	if (tp->state != TCPS_SYN_SENT) {

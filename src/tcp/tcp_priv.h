@@ -254,6 +254,9 @@ struct synfin_stack {
 void *st_alloc(struct synfin_stack *st, size_t size);     /* zeroed */
 void *st_alloc_raw(struct synfin_stack *st, size_t size); /* not zeroed: buffers */
 void st_free(struct synfin_stack *st, void *p, size_t size);
+/* where the next datagram is built: the driver's buffer (ops.tx_buf) or
+ * the stack's own, st->cfg.mtu bytes either way */
+uint8_t *st_txbuf(struct synfin_stack *st);
 uint64_t st_siphash(const struct synfin_stack *st, const void *data, size_t len);
 uint64_t st_rand(struct synfin_stack *st);
 uint32_t st_ms(const struct synfin_stack *st); /* ms since start, for timestamps */
