@@ -97,9 +97,19 @@ static void eth_send(void *ctx, const uint8_t dst[ETH_ALEN], uint16_t type, cons
 	if (len > nif->mtu)
 		return;
 	eth_emit_header(nif->frame, dst, nif->mac, type);
-	memcpy(nif->frame + ETH_HDR_LEN, payload, len);
+	/* a datagram the stack built in place (tx_buf) is already there */
+	if (payload != nif->frame + ETH_HDR_LEN)
+		memcpy(nif->frame + ETH_HDR_LEN, payload, len);
 	nif->stats.eth_out++;
 	nif->ops.output(nif->ops.ctx, nif->frame, ETH_HDR_LEN + len);
+}
+
+/* The stack's tx_buf: it builds its datagram right behind the room for the
+ * Ethernet header, so that a resolved destination costs no copy. */
+static uint8_t *ip_tx_buf(void *ctx, size_t size)
+{
+	struct synfin_netif *nif = ctx;
+	return nif->frame && size <= nif->mtu ? nif->frame + ETH_HDR_LEN : NULL;
 }
 
 /* The stack's output: one IPv4 datagram, routed by destination. */
@@ -216,6 +226,7 @@ struct synfin_netif *synfin_netif_create(const struct synfin_netif_config *cfg,
 	memset(&inner, 0, sizeof inner);
 	inner.ctx = nif;
 	inner.output = ip_output;
+	inner.tx_buf = ip_tx_buf;
 	if (ops->state_change)
 		inner.state_change = state_change;
 	nif->st = synfin_stack_create(&tc, &inner, cfg->ip, seed, now);

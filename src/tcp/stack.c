@@ -145,11 +145,6 @@ uint64_t st_rand(struct synfin_stack *st)
 	return splitmix(&st->rng_state);
 }
 
-uint32_t st_ms(const struct synfin_stack *st)
-{
-	return (uint32_t)((st->now - st->start) / SYNFIN_US_PER_MS);
-}
-
 /* ---- lifecycle ---- */
 struct synfin_stack *synfin_stack_create(const struct synfin_config *cfg,
 					 const struct synfin_ops *ops, uint32_t ip,

@@ -24,27 +24,6 @@ static const uint8_t outflags[TCPS_NSTATES] = {
 	[TCPS_TIME_WAIT] = TH_ACK,
 };
 
-uint32_t tcp_snd_pending(const struct tcb *tp)
-{
-	return (tp->state != TCPS_LISTEN && tp->u.b.snd) ? tp->u.b.snd->len : 0;
-}
-
-uint32_t tcp_rcv_space(const struct tcb *tp)
-{
-	if (tp->state == TCPS_LISTEN)
-		return 0;
-	const struct ring *r = tp->u.b.rcv;
-	return r ? r->cap - r->len : tp->rcvbuf;
-}
-
-uint16_t tcp_effective_mss(const struct tcb *tp)
-{
-	uint16_t mss = tp->t_maxseg;
-	if (tp->t_flags & TF_RCVD_TSTMP)
-		mss = (uint16_t)(mss - 12);
-	return mss ? mss : 1;
-}
-
 static void emit(struct synfin_stack *st, uint8_t *buf, const struct tcp_seg *seg)
 {
 	size_t n = tcp_emit_ex(buf, st->cfg.mtu, seg, st->ip_id++, !st->cfg.checksum_offload);

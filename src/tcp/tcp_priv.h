@@ -259,7 +259,11 @@ void st_free(struct synfin_stack *st, void *p, size_t size);
 uint8_t *st_txbuf(struct synfin_stack *st);
 uint64_t st_siphash(const struct synfin_stack *st, const void *data, size_t len);
 uint64_t st_rand(struct synfin_stack *st);
-uint32_t st_ms(const struct synfin_stack *st); /* ms since start, for timestamps */
+/* ms since start, for timestamps */
+static inline uint32_t st_ms(const struct synfin_stack *st)
+{
+	return (uint32_t)((st->now - st->start) / SYNFIN_US_PER_MS);
+}
 void st_advance(struct synfin_stack *st, synfin_time_t now); /* the clock never steps back */
 
 /* ---- tcp_timer.c ---- */
@@ -354,9 +358,30 @@ void tcp_respond(struct synfin_stack *st, uint32_t laddr, uint16_t lport, uint32
 /* RST answering `seg` per RFC 9293 3.10.7.1 (unless seg is an RST). */
 void tcp_reset_reply(struct synfin_stack *st, const struct tcp_seg *seg);
 void tcp_send_rst(struct synfin_stack *st, struct tcb *tp);
-uint32_t tcp_rcv_space(const struct tcb *tp);
-uint16_t tcp_effective_mss(const struct tcb *tp);
-uint32_t tcp_snd_pending(const struct tcb *tp); /* bytes in the send buffer */
+/* Inline: output and input ask for these several times per segment. */
+/* bytes in the send buffer */
+static inline uint32_t tcp_snd_pending(const struct tcb *tp)
+{
+	return (tp->state != TCPS_LISTEN && tp->u.b.snd) ? tp->u.b.snd->len : 0;
+}
+
+/* room in the receive buffer (all of it before the ring exists) */
+static inline uint32_t tcp_rcv_space(const struct tcb *tp)
+{
+	if (tp->state == TCPS_LISTEN)
+		return 0;
+	const struct ring *r = tp->u.b.rcv;
+	return r ? r->cap - r->len : tp->rcvbuf;
+}
+
+/* the payload a segment may carry: the MSS less the timestamp option */
+static inline uint16_t tcp_effective_mss(const struct tcb *tp)
+{
+	uint16_t mss = tp->t_maxseg;
+	if (tp->t_flags & TF_RCVD_TSTMP)
+		mss = (uint16_t)(mss - 12);
+	return mss ? mss : 1;
+}
 
 /* ---- tcp_input.c ---- */
 void tcp_input(struct synfin_stack *st, const struct tcp_seg *seg);

@@ -46,7 +46,8 @@ uint32_t inet_sum(const void *data, size_t len, uint32_t sum)
 	if (len >= 4) {
 		uint32_t w;
 		memcpy(&w, p, 4);
-		acc += w; /* cannot wrap: folded below before it could */
+		acc += w;
+		acc += acc < w; /* the 8-byte words may have left acc near 2^64 */
 		p += 4;
 		len -= 4;
 	}
@@ -54,11 +55,15 @@ uint32_t inet_sum(const void *data, size_t len, uint32_t sum)
 		uint16_t w;
 		memcpy(&w, p, 2);
 		acc += w;
+		acc += acc < w;
 		p += 2;
 		len -= 2;
 	}
-	if (len)
-		acc += HOST_IS_BIG ? (uint64_t)p[0] << 8 : p[0];
+	if (len) {
+		uint64_t b = HOST_IS_BIG ? (uint64_t)p[0] << 8 : p[0];
+		acc += b;
+		acc += acc < b;
+	}
 	/* fold 64 -> 16 bits in host order, then to network order */
 	acc = (acc & 0xffffffffu) + (acc >> 32);
 	acc = (acc & 0xffffffffu) + (acc >> 32);
@@ -69,6 +74,22 @@ uint32_t inet_sum(const void *data, size_t len, uint32_t sum)
 		h = ((h & 0xffu) << 8) | (h >> 8);
 	uint64_t r = (uint64_t)sum + h;
 	return (uint32_t)((r & 0xffffffffu) + (r >> 32));
+}
+
+uint16_t ip4_hdr_csum(const uint8_t *h, size_t hlen)
+{
+	if (hlen != 20)
+		return inet_fold(inet_sum(h, hlen, 0));
+	uint32_t w[5];
+	memcpy(w, h, sizeof w);
+	uint64_t acc = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffffu) + (acc >> 16);
+	acc = (acc & 0xffffu) + (acc >> 16);
+	acc = (acc & 0xffffu) + (acc >> 16);
+	uint16_t v = (uint16_t)~acc;
+	/* summed in host order: swap once to read it big-endian */
+	return HOST_IS_BIG ? v : (uint16_t)((v << 8) | (v >> 8));
 }
 
 uint16_t inet_fold(uint32_t sum)

@@ -68,7 +68,7 @@ size_t ip4_emit_header(uint8_t *buf, size_t cap, uint32_t src, uint32_t dst, uin
 	put16(buf + 10, 0);
 	put32(buf + 12, src);
 	put32(buf + 16, dst);
-	put16(buf + 10, inet_fold(inet_sum(buf, IP4_HDR_MIN, 0)));
+	put16(buf + 10, ip4_hdr_csum(buf, IP4_HDR_MIN));
 	return IP4_HDR_MIN;
 }
 

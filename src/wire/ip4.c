@@ -49,7 +49,7 @@ enum wire_err ip4_parse(const uint8_t *pkt, size_t len, struct ip4_view *ip)
 	 * Ethernet frame), not data. */
 	if (totlen < hlen || totlen > len)
 		return WIRE_BAD_TOTLEN;
-	if (inet_fold(inet_sum(pkt, hlen, 0)) != 0)
+	if (ip4_hdr_csum(pkt, hlen) != 0)
 		return WIRE_BAD_CSUM;
 	frag = get16(pkt + 6);
 	if (frag & 0x3fff) /* MF or a fragment offset */

@@ -242,7 +242,7 @@ size_t tcp_emit_ex(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t
 	put16(buf + 10, 0);
 	put32(buf + 12, seg->saddr);
 	put32(buf + 16, seg->daddr);
-	put16(buf + 10, inet_fold(inet_sum(buf, IP4_HDR_MIN, 0)));
+	put16(buf + 10, ip4_hdr_csum(buf, IP4_HDR_MIN));
 
 	put16(th, seg->sport);
 	put16(th + 2, seg->dport);
