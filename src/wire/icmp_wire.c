@@ -5,8 +5,8 @@
 
 #include "wire/icmp.h"
 #include "wire/bytes.h"
+#include "wire/ip4_hdr.h"
 
-#define IP4_TTL 64
 
 enum wire_err icmp_parse(const struct ip4_view *ip, struct icmp_view *ic)
 {
@@ -56,19 +56,9 @@ size_t ip4_emit_header(uint8_t *buf, size_t cap, uint32_t src, uint32_t dst, uin
 	/* compared before adding so that it cannot wrap */
 	if (payload_len > 0xffff - IP4_HDR_MIN || IP4_HDR_MIN + payload_len > cap)
 		return 0;
-	buf[0] = 0x45;
-	buf[1] = 0;
-	put16(buf + 2, (uint16_t)(IP4_HDR_MIN + payload_len));
-	put16(buf + 4, id);
 	/* No DF: an ICMP message has no PMTU logic behind it to react to a
 	 * "fragmentation needed" (Linux's ICMP socket does the same). */
-	put16(buf + 6, 0);
-	buf[8] = ttl;
-	buf[9] = proto;
-	put16(buf + 10, 0);
-	put32(buf + 12, src);
-	put32(buf + 16, dst);
-	put16(buf + 10, ip4_hdr_csum(buf, IP4_HDR_MIN));
+	ip4_write_header(buf, (uint16_t)(IP4_HDR_MIN + payload_len), id, false, ttl, proto, src, dst);
 	return IP4_HDR_MIN;
 }
 

@@ -6,6 +6,7 @@
 
 #include "wire/wire.h"
 #include "wire/bytes.h"
+#include "wire/ip4_hdr.h"
 
 #define TCPOLEN_MSS 4
 #define TCPOLEN_WSCALE 3
@@ -23,6 +24,15 @@ static enum wire_err parse_opts(const uint8_t *o, size_t n, struct tcp_opts *opt
 	size_t i = 0;
 
 	memset(opt, 0, sizeof(*opt));
+	/* The layout of nearly every segment once timestamps are on (RFC 7323
+	 * appendix A's NOP, NOP, TS) is read at once. */
+	if (n == 12 && o[0] == TCPOPT_NOP && o[1] == TCPOPT_NOP && o[2] == TCPOPT_TIMESTAMP &&
+	    o[3] == TCPOLEN_TIMESTAMP) {
+		opt->has = TOF_TS;
+		opt->tsval = get32(o + 4);
+		opt->tsecr = get32(o + 8);
+		return WIRE_OK;
+	}
 	while (i < n) {
 		uint8_t kind = o[i];
 		size_t olen;
@@ -155,12 +165,11 @@ size_t tcp_opts_len(const struct tcp_opts *o)
 	return (n + 3) & ~(size_t)3;
 }
 
-/* Writes exactly tcp_opts_len(o) bytes; the caller checked it fits in 40,
+/* Writes exactly n = tcp_opts_len(o) bytes; the caller checked it fits in 40,
  * which also bounds nsack by TCP_MAX_SACK. */
-static void emit_opts(uint8_t *p, const struct tcp_opts *o)
+static void emit_opts(uint8_t *p, const struct tcp_opts *o, size_t n)
 {
 	uint8_t *start = p;
-	size_t n = tcp_opts_len(o);
 
 	if (o->has & TOF_MSS) {
 		*p++ = TCPOPT_MSS;
@@ -232,17 +241,8 @@ size_t tcp_emit_ex(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t
 		return 0;
 
 	th = buf + IP4_HDR_MIN;
-	buf[0] = 0x45;
-	buf[1] = 0;
-	put16(buf + 2, (uint16_t)total);
-	put16(buf + 4, ip_id);
-	put16(buf + 6, 0x4000); /* DF: the stack does its own MSS/PMTU sizing */
-	buf[8] = 64;
-	buf[9] = IPPROTO_TCP_;
-	put16(buf + 10, 0);
-	put32(buf + 12, seg->saddr);
-	put32(buf + 16, seg->daddr);
-	put16(buf + 10, ip4_hdr_csum(buf, IP4_HDR_MIN));
+	/* DF: the stack does its own MSS/PMTU sizing */
+	ip4_write_header(buf, (uint16_t)total, ip_id, true, IP4_TTL, IPPROTO_TCP_, seg->saddr, seg->daddr);
 
 	put16(th, seg->sport);
 	put16(th + 2, seg->dport);
@@ -253,7 +253,7 @@ size_t tcp_emit_ex(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t
 	put16(th + 14, seg->wnd);
 	put16(th + 16, 0);
 	put16(th + 18, seg->urp);
-	emit_opts(th + TCP_HDR_MIN, &seg->opt);
+	emit_opts(th + TCP_HDR_MIN, &seg->opt, optlen);
 	/* the caller may have placed the payload already (no second copy) */
 	if (seg->len > 0 && seg->data != th + thlen)
 		memmove(th + thlen, seg->data, seg->len);

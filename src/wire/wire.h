@@ -26,6 +26,7 @@ uint32_t inet_pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len
 
 /* ---- IPv4 ---- */
 #define IP4_HDR_MIN 20
+#define IP4_TTL 64 /* what we send with, as Linux does by default */
 #define IPPROTO_TCP_ 6
 #define IPPROTO_ICMP_ 1
 

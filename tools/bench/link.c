@@ -284,9 +284,9 @@ void net_inject(struct net *net, const uint8_t *pkt, size_t len)
 	int dst = route(net, pkt, len);
 	if (dst < 0)
 		return;
-	uint8_t *slot = queue_room(net, len);
-	if (slot != pkt) /* built elsewhere: copied in */
-		memcpy(slot, pkt, len);
+	const struct pktq *q = &net->q[net->out];
+	if (!q->buf || pkt != q->buf + q->len + PKT_HDR) /* built elsewhere: copied in */
+		memcpy(queue_room(net, len), pkt, len);
 	queue_commit(net, (uint32_t)dst, len);
 }
 
