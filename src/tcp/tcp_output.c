@@ -199,9 +199,39 @@ void tcp_retransmit(struct synfin_stack *st, struct tcb *tp, uint32_t seq, uint3
 	tcp_timer_update(st, tp);
 }
 
+/* A window update worth announcing: two segments, or half the buffer
+ * (RFC 9293 3.8.6.2.2). */
+static bool window_update_due(const struct tcb *tp)
+{
+	if (tp->state == TCPS_SYN_SENT || (tp->t_flags & TF_RCV_SHUT))
+		return false;
+	uint32_t win = window_to_offer(tp);
+	uint32_t adv = seq_gt(tp->rcv_nxt + win, tp->rcv_adv) ? tp->rcv_nxt + win - tp->rcv_adv : 0;
+	return adv >= 2 * tcp_effective_mss(tp) || 2 * adv >= tp->rcvbuf;
+}
+
+/* Most calls (after an ACK, a read) find nothing to do: synchronized, no
+ * ACK owed, no probe, no recovery, every byte and the FIN (if it is due)
+ * already sent. Then the loop below would send nothing and arm nothing,
+ * and only a window update could change that. */
+static bool nothing_to_send(const struct tcb *tp)
+{
+	if (!TCPS_HAVEESTABLISHED(tp->state) || (tp->t_flags & (TF_ACKNOW | TF_FORCE)) ||
+	    (tp->x && tp->x->ca_state == CA_RECOVERY))
+		return false;
+	uint32_t off = tp->snd_nxt - tp->snd_una, buffered = tcp_snd_pending(tp);
+	if (off < buffered || (off == buffered && (outflags[tp->state] & TH_FIN)))
+		return false;
+	return !window_update_due(tp);
+}
+
 void tcp_output(struct synfin_stack *st, struct tcb *tp)
 {
 	struct tcb_ext *x = tp->x;
+	if (nothing_to_send(tp)) {
+		tcp_timer_update(st, tp);
+		return;
+	}
 	/* RFC 5681 4.1: after an idle period longer than the RTO the window
 	 * starts again from the restart window */
 	if (x && tp->snd_max == tp->snd_una && tcp_snd_pending(tp) > 0 && x->last_send_ms &&
@@ -285,14 +315,8 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 			    (tp->max_sndwnd && len >= tp->max_sndwnd / 2))
 				sendit = true; /* else Nagle holds a small segment back */
 		}
-		if (!sendit && tp->state != TCPS_SYN_SENT && !(tp->t_flags & TF_RCV_SHUT)) {
-			/* a window update worth announcing: two segments, or half
-			 * the buffer (RFC 9293 3.8.6.2.2) */
-			uint32_t win = window_to_offer(tp);
-			uint32_t adv = seq_gt(tp->rcv_nxt + win, tp->rcv_adv) ? tp->rcv_nxt + win - tp->rcv_adv : 0;
-			if (adv >= 2 * tcp_effective_mss(tp) || 2 * adv >= tp->rcvbuf)
-				sendit = true;
-		}
+		if (!sendit && window_update_due(tp))
+			sendit = true;
 		if (!sendit) {
 			/* Data waits on a closed window: the persist timer will
 			 * probe it (RFC 9293 3.8.6.1). */
