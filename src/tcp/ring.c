@@ -12,8 +12,8 @@
  * Every byte of a transfer passes through here, so the copy avoids a trap:
  * on some x86 CPUs (AMD Zen 3 here) the `rep movsb` that memcpy uses for
  * large blocks drops from ~40 GiB/s to ~2 GiB/s when the destination lies
- * 1 to 63 bytes past the source modulo 4 KiB (4K aliasing: each load seems
- * to depend on the store just before it). A ring's positions and a
+ * 1 to 31 bytes past the source modulo 4 KiB (4K aliasing: each load seems
+ * to depend on the store just before it); the window below leaves a margin. A ring's positions and a
  * segment's payload offset land there for a share of segments, which cost
  * about 9% of bulk throughput. In that window, the block goes in 64-byte
  * pieces, which compilers turn into plain vector moves; elsewhere memcpy
