@@ -13,11 +13,11 @@
  * on some x86 CPUs (AMD Zen 3 here) the `rep movsb` that memcpy uses for
  * large blocks drops from ~40 GiB/s to ~2 GiB/s when the destination lies
  * 1 to 31 bytes past the source modulo 4 KiB (4K aliasing: each load seems
- * to depend on the store just before it); the window below leaves a margin. A ring's positions and a
+ * to depend on the store just before it). A ring's positions and a
  * segment's payload offset land there for a share of segments, which cost
- * about 9% of bulk throughput. In that window, the block goes in 64-byte
- * pieces, which compilers turn into plain vector moves; elsewhere memcpy
- * is the fastest choice.
+ * about 9% of bulk throughput. In that window (taken as 64 bytes, for a
+ * margin) the block goes in 64-byte pieces, which compilers turn into
+ * plain vector moves; elsewhere memcpy is the fastest choice.
  */
 #define ALIAS_WINDOW 64u
 #define ALIAS_MIN_LEN 512u
