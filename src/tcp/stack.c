@@ -276,8 +276,10 @@ synfin_time_t synfin_now(const struct synfin_stack *st)
 void st_advance(struct synfin_stack *st, synfin_time_t now)
 {
 	/* A clock that steps back is held still rather than trusted. */
-	if (now > st->now)
+	if (now > st->now) {
 		st->now = now;
+		st->now_ms = (uint32_t)((now - st->start) / SYNFIN_US_PER_MS);
+	}
 }
 
 void synfin_poll(struct synfin_stack *st, synfin_time_t now)

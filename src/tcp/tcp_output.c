@@ -383,7 +383,10 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 			tp->t_flags &= ~TF_PERSIST;
 			tcp_arm_rexmt(st, tp);
 		}
-		if (send_syn || fin)
+		/* a SYN or FIN ends the sequence space to send; so does the
+		 * last buffered byte while the state owes no FIN (the ACK and
+		 * the window went out with this segment) */
+		if (send_syn || fin || (off + len == buffered && !(outflags[tp->state] & TH_FIN)))
 			break;
 	}
 	tcp_timer_update(st, tp);

@@ -218,6 +218,7 @@ struct synfin_stack {
 	struct synfin_ops ops;
 	uint32_t ip;
 	synfin_time_t now, start, quiet_until;
+	uint32_t now_ms; /* (now - start) in ms, kept by st_advance: st_ms() */
 	uint64_t rng_state;
 	uint64_t key[2];      /* SipHash key: ISNs, ports, cookies, TS offsets */
 	uint64_t hkey[2];     /* the 4-tuple tables' hash key */
@@ -262,7 +263,7 @@ uint64_t st_rand(struct synfin_stack *st);
 /* ms since start, for timestamps */
 static inline uint32_t st_ms(const struct synfin_stack *st)
 {
-	return (uint32_t)((st->now - st->start) / SYNFIN_US_PER_MS);
+	return st->now_ms;
 }
 void st_advance(struct synfin_stack *st, synfin_time_t now); /* the clock never steps back */
 
