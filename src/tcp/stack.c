@@ -290,8 +290,9 @@ void synfin_poll(struct synfin_stack *st, synfin_time_t now)
 	 * guard against a bug turning into a hang. */
 	tw_run(st);
 	for (uint32_t guard = 0; guard < 1000000; guard++) {
-		struct tmr *t = timer_peek(st);
-		if (!t || t->when > st->now)
+		synfin_time_t when;
+		struct tmr *t = timer_peek(st, &when);
+		if (!t || when > st->now)
 			return;
 		tcp_timer_fire(st, (struct tcb *)((char *)t - offsetof(struct tcb, tmr)));
 	}
@@ -299,9 +300,10 @@ void synfin_poll(struct synfin_stack *st, synfin_time_t now)
 
 synfin_time_t synfin_next_deadline(const struct synfin_stack *st)
 {
-	struct tmr *t = timer_peek(st);
+	synfin_time_t when = SYNFIN_TIME_NEVER;
+	timer_peek(st, &when);
 	synfin_time_t tw = tw_next_deadline(st);
-	return t && t->when < tw ? t->when : tw;
+	return when < tw ? when : tw;
 }
 
 /* ---- addresses ---- */

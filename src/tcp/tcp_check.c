@@ -62,7 +62,7 @@ static int check_tcb(const struct synfin_stack *st, const struct tcb *tp, char *
 	}
 	if (tp->u.b.snd && tp->u.b.snd->len > tp->u.b.snd->cap)
 		return fail(why, cap, tp, "send ring over its size");
-	if (tp->tmr.idx < st->heap_len && st->heap[tp->tmr.idx] != &tp->tmr)
+	if (tp->tmr.idx != TMR_NONE && (tp->tmr.idx >= st->heap_len || st->heap[tp->tmr.idx].t != &tp->tmr))
 		return fail(why, cap, tp, "timer heap slot does not point back");
 	return 0;
 }
@@ -70,9 +70,11 @@ static int check_tcb(const struct synfin_stack *st, const struct tcb *tp, char *
 int synfin_check(const struct synfin_stack *st, char *why, size_t cap)
 {
 	for (uint32_t i = 0; i < st->heap_len; i++) {
-		if (st->heap[i]->idx != i)
-			return snprintf(why, cap, "heap slot %u holds a timer that says %u", i, st->heap[i]->idx), -1;
-		if (i && st->heap[(i - 1) / 2]->when > st->heap[i]->when)
+		if (st->heap[i].t->idx != i)
+			return snprintf(why, cap, "heap slot %u holds a timer that says %u", i, st->heap[i].t->idx), -1;
+		if (st->heap[i].when == SYNFIN_TIME_NEVER)
+			return snprintf(why, cap, "heap slot %u holds no deadline", i), -1;
+		if (i && st->heap[(i - 1) / HEAP_D].when > st->heap[i].when)
 			return snprintf(why, cap, "heap order broken at %u", i), -1;
 	}
 	for (uint32_t b = 0; b <= st->conn_mask; b++)

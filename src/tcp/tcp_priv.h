@@ -21,11 +21,19 @@
 #define TCPS_HAVEESTABLISHED(s) ((s) >= TCPS_ESTABLISHED)
 #define TCPS_HAVERCVDFIN(s) ((s) == TCPS_CLOSE_WAIT || (s) == TCPS_CLOSING || (s) == TCPS_LAST_ACK || (s) == TCPS_TIME_WAIT)
 
-/* A deadline in the stack's timer heap. */
+/* A connection's place in the stack's timer heap (UINT32_MAX: none). The
+ * deadline itself lives in the heap's array, beside the pointer back, so
+ * that ordering the heap never reads a (cold) connection block. */
 struct tmr {
-	synfin_time_t when; /* SYNFIN_TIME_NEVER when not queued */
-	uint32_t idx;       /* position in the heap */
+	uint32_t idx;
 };
+#define TMR_NONE UINT32_MAX
+
+struct heap_ent {
+	synfin_time_t when;
+	struct tmr *t;
+};
+#define HEAP_D 8 /* children per node: a shallow heap moves few (cold) entries */
 
 /* Send buffer: bytes from SND.UNA on (once the SYN is acknowledged).
  * Receive buffer: readable bytes, then room where out-of-order data is
@@ -120,7 +128,6 @@ struct tcb {
 	struct tcb *bnext;     /* bind-port chain */
 	struct tcb *qnext;     /* listener's SYN or accept queue */
 	struct tcb *parent;    /* listener of a passive child not yet accepted */
-	struct tmr tmr;        /* earliest of the deadlines below */
 	synfin_time_t t_rexmt; /* retransmission or persist */
 	synfin_time_t t_keep;  /* connection-establishment, keepalive, FIN_WAIT_2, linger */
 	synfin_time_t t_delack;
@@ -147,6 +154,7 @@ struct tcb {
 	uint16_t owner;
 
 	int32_t fd;           /* -1 once the application has closed it */
+	struct tmr tmr;       /* the earliest of t_rexmt, t_keep, t_delack */
 
 	/* send sequence space */
 	uint32_t snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, iss;
@@ -236,7 +244,7 @@ struct synfin_stack {
 	struct tcb **fds;
 	uint32_t nfds, fd_hint;
 
-	struct tmr **heap;
+	struct heap_ent *heap;
 	uint32_t heap_len, heap_cap;
 
 	synfin_time_t chack_second;
@@ -270,7 +278,7 @@ void st_advance(struct synfin_stack *st, synfin_time_t now); /* the clock never 
 /* ---- tcp_timer.c ---- */
 void timer_set(struct synfin_stack *st, struct tmr *t, synfin_time_t when);
 void timer_cancel(struct synfin_stack *st, struct tmr *t);
-struct tmr *timer_peek(const struct synfin_stack *st);
+struct tmr *timer_peek(const struct synfin_stack *st, synfin_time_t *when);
 void tcp_timer_update(struct synfin_stack *st, struct tcb *tp); /* after t_* changed */
 void tcp_timer_fire(struct synfin_stack *st, struct tcb *tp);
 void tcp_rto_sample(struct synfin_stack *st, struct tcb *tp, uint32_t rtt_us);

@@ -14,8 +14,7 @@ struct tcb *tcp_newtcb(struct synfin_stack *st)
 		return NULL;
 	tp->fd = -1;
 	tp->state = TCPS_CLOSED;
-	tp->tmr.when = SYNFIN_TIME_NEVER;
-	tp->tmr.idx = UINT32_MAX;
+	tp->tmr.idx = TMR_NONE;
 	tp->t_rexmt = tp->t_keep = tp->t_delack = SYNFIN_TIME_NEVER;
 	tp->laddr = st->ip;
 	tp->sndbuf = st->cfg.sndbuf;

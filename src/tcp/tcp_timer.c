@@ -9,64 +9,66 @@
 
 #include "tcp/tcp_priv.h"
 
-/* ---- the heap ---- */
-static void heap_swap(struct synfin_stack *st, uint32_t a, uint32_t b)
+/* ---- the heap: HEAP_D-ary, deadlines kept in the array ---- */
+static inline void heap_place(struct synfin_stack *st, uint32_t i, struct heap_ent e)
 {
-	struct tmr *t = st->heap[a];
-	st->heap[a] = st->heap[b];
-	st->heap[b] = t;
-	st->heap[a]->idx = a;
-	st->heap[b]->idx = b;
+	st->heap[i] = e;
+	e.t->idx = i;
 }
 
-static void heap_up(struct synfin_stack *st, uint32_t i)
+/* Entry e goes to hole i or above it. */
+static void heap_up(struct synfin_stack *st, uint32_t i, struct heap_ent e)
 {
 	while (i > 0) {
-		uint32_t p = (i - 1) / 2;
-		if (st->heap[p]->when <= st->heap[i]->when)
+		uint32_t p = (i - 1) / HEAP_D;
+		if (st->heap[p].when <= e.when)
 			break;
-		heap_swap(st, p, i);
+		heap_place(st, i, st->heap[p]);
 		i = p;
 	}
+	heap_place(st, i, e);
 }
 
-static void heap_down(struct synfin_stack *st, uint32_t i)
+/* Entry e goes to hole i or below it. */
+static void heap_down(struct synfin_stack *st, uint32_t i, struct heap_ent e)
 {
 	for (;;) {
-		uint32_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < st->heap_len && st->heap[l]->when < st->heap[m]->when)
-			m = l;
-		if (r < st->heap_len && st->heap[r]->when < st->heap[m]->when)
-			m = r;
-		if (m == i)
-			return;
-		heap_swap(st, m, i);
+		uint32_t c = i * HEAP_D + 1;
+		if (c >= st->heap_len)
+			break;
+		uint32_t end = c + HEAP_D < st->heap_len ? c + HEAP_D : st->heap_len, m = c;
+		for (uint32_t k = c + 1; k < end; k++)
+			if (st->heap[k].when < st->heap[m].when)
+				m = k;
+		if (st->heap[m].when >= e.when)
+			break;
+		heap_place(st, i, st->heap[m]);
 		i = m;
 	}
+	heap_place(st, i, e);
 }
 
 static bool queued(const struct synfin_stack *st, const struct tmr *t)
 {
-	return t->idx < st->heap_len && st->heap[t->idx] == t;
+	return t->idx < st->heap_len && st->heap[t->idx].t == t;
 }
 
 void timer_cancel(struct synfin_stack *st, struct tmr *t)
 {
 	if (!queued(st, t)) {
-		t->when = SYNFIN_TIME_NEVER;
+		t->idx = TMR_NONE;
 		return;
 	}
-	uint32_t i = t->idx, last = st->heap_len - 1;
-	if (i != last) {
-		heap_swap(st, i, last);
-		st->heap_len--;
-		heap_down(st, i);
-		heap_up(st, i);
-	} else {
-		st->heap_len--;
-	}
-	t->when = SYNFIN_TIME_NEVER;
-	t->idx = UINT32_MAX;
+	uint32_t i = t->idx;
+	struct heap_ent last = st->heap[--st->heap_len];
+	t->idx = TMR_NONE;
+	if (i == st->heap_len)
+		return;
+	/* the last entry fills the hole, then finds its level */
+	if (i > 0 && st->heap[(i - 1) / HEAP_D].when > last.when)
+		heap_up(st, i, last);
+	else
+		heap_down(st, i, last);
 }
 
 void timer_set(struct synfin_stack *st, struct tmr *t, synfin_time_t when)
@@ -76,19 +78,20 @@ void timer_set(struct synfin_stack *st, struct tmr *t, synfin_time_t when)
 		return;
 	}
 	if (queued(st, t)) {
-		synfin_time_t old = t->when;
+		uint32_t i = t->idx;
+		synfin_time_t old = st->heap[i].when;
 		if (when == old)
 			return; /* the common case: output re-arms what is armed */
-		t->when = when;
+		struct heap_ent e = {when, t};
 		if (when < old)
-			heap_up(st, t->idx);
+			heap_up(st, i, e);
 		else
-			heap_down(st, t->idx);
+			heap_down(st, i, e);
 		return;
 	}
 	if (st->heap_len == st->heap_cap) {
 		uint32_t ncap = st->heap_cap ? st->heap_cap * 2 : 64;
-		struct tmr **nh = st_alloc(st, ncap * sizeof *nh);
+		struct heap_ent *nh = st_alloc(st, ncap * sizeof *nh);
 		if (!nh)
 			return; /* the deadline is lost; callers re-arm on the next event */
 		if (st->heap_len)
@@ -97,15 +100,15 @@ void timer_set(struct synfin_stack *st, struct tmr *t, synfin_time_t when)
 		st->heap = nh;
 		st->heap_cap = ncap;
 	}
-	t->when = when;
-	t->idx = st->heap_len;
-	st->heap[st->heap_len++] = t;
-	heap_up(st, t->idx);
+	heap_up(st, st->heap_len++, (struct heap_ent){when, t});
 }
 
-struct tmr *timer_peek(const struct synfin_stack *st)
+struct tmr *timer_peek(const struct synfin_stack *st, synfin_time_t *when)
 {
-	return st->heap_len ? st->heap[0] : NULL;
+	if (!st->heap_len)
+		return NULL;
+	*when = st->heap[0].when;
+	return st->heap[0].t;
 }
 
 static synfin_time_t tmin(synfin_time_t a, synfin_time_t b)
