@@ -120,6 +120,10 @@ struct synfin_config {
 	bool sack;                     /* offer and use SACK (RFC 2018, 6675): on */
 	uint8_t congestion;            /* SYNFIN_CC_*: CUBIC */
 	synfin_time_t delack_max;      /* delayed ACK never longer than this: 500 ms cap (RFC 9293) */
+	/* Freed connection blocks, extensions, TIME_WAIT records (up to this
+	 * many of each) and buffers (up to 2 of each size) are kept for the
+	 * next connection instead of going back to ops.free: 32 (0: none) */
+	uint16_t obj_cache;
 };
 
 /* congestion control algorithms (cfg.congestion, SYNFIN_TCP_CONGESTION) */

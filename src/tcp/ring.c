@@ -39,7 +39,7 @@ struct ring *ring_new(struct synfin_stack *st, uint32_t cap)
 	/* the data area is written before it is read: only the header is
 	 * cleared (zeroing 64 KiB per buffer was most of a short connection's
 	 * cost) */
-	struct ring *r = st_alloc_raw(st, sizeof *r + cap);
+	struct ring *r = st_obj_get(st, sizeof *r + cap, false);
 	if (r) {
 		memset(r, 0, sizeof *r);
 		r->cap = cap;
@@ -52,7 +52,7 @@ void ring_free(struct synfin_stack *st, struct ring *r)
 	if (!r)
 		return;
 	st_free(st, r->ooo, r->ooo_cap * sizeof *r->ooo);
-	st_free(st, r, sizeof *r + r->cap);
+	st_obj_put(st, r, sizeof *r + r->cap);
 }
 
 /* copy n bytes in at logical position pos (from head), wrapping */

@@ -52,6 +52,7 @@ void synfin_config_default(struct synfin_config *c)
 	c->sack = true;
 	c->congestion = SYNFIN_CC_CUBIC;
 	c->delack_max = SYNFIN_MS(500);
+	c->obj_cache = 32;
 }
 
 /* ---- memory ---- */
@@ -82,6 +83,89 @@ void st_free(struct synfin_stack *st, void *p, size_t size)
 		st->ops.free(st->ops.ctx, p, size);
 	else
 		free(p);
+}
+
+/* ---- the object cache: freed blocks of the sizes connections use,
+ * kept on free lists for the next connection (as lwIP's pools and the
+ * kernels' slab caches do); the next pointer lives in the block ---- */
+#if defined(__SANITIZE_ADDRESS__)
+#define SF_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SF_ASAN 1
+#endif
+#endif
+#ifdef SF_ASAN
+#include <sanitizer/asan_interface.h>
+#else
+#define ASAN_POISON_MEMORY_REGION(a, n) ((void)(a), (void)(n))
+#define ASAN_UNPOISON_MEMORY_REGION(a, n) ((void)(a), (void)(n))
+#endif
+
+#define OC_BIG 1024 /* blocks above this (buffers) are kept 2 per size */
+
+/* The slot of a size: a fixed one per kind of small block, and for rings
+ * (any other size) the ring slot that holds that size or a free one. */
+static struct objcache *oc_slot(struct synfin_stack *st, size_t size)
+{
+	if (size == sizeof(struct tcb))
+		return &st->oc[0];
+	if (size == sizeof(struct tcb_ext))
+		return &st->oc[1];
+	if (size == sizeof(struct tw))
+		return &st->oc[2];
+	for (int i = 3; i < OC_SLOTS; i++)
+		if (st->oc[i].size == size || st->oc[i].size == 0)
+			return &st->oc[i];
+	return NULL;
+}
+
+void *st_obj_get(struct synfin_stack *st, size_t size, bool zero)
+{
+	struct objcache *c = oc_slot(st, size);
+	if (c && c->head) {
+		void *p = c->head;
+		/* (under AddressSanitizer a cached block stays poisoned, so a
+		 * use after free is still caught) */
+		ASAN_UNPOISON_MEMORY_REGION(p, size);
+		memcpy(&c->head, p, sizeof c->head);
+		c->n--;
+		if (zero)
+			memset(p, 0, size);
+		return p;
+	}
+	return zero ? st_alloc(st, size) : st_alloc_raw(st, size);
+}
+
+void st_obj_put(struct synfin_stack *st, void *p, size_t size)
+{
+	if (!p)
+		return;
+	uint32_t limit = size > OC_BIG && st->cfg.obj_cache > 2 ? 2 : st->cfg.obj_cache;
+	struct objcache *c = oc_slot(st, size);
+	if (!c || c->n >= limit || size < sizeof(void *)) {
+		st_free(st, p, size);
+		return;
+	}
+	c->size = size;
+	memcpy(p, &c->head, sizeof c->head);
+	c->head = p;
+	c->n++;
+	ASAN_POISON_MEMORY_REGION(p, size);
+}
+
+static void obj_cache_drain(struct synfin_stack *st)
+{
+	for (int i = 0; i < OC_SLOTS; i++) {
+		struct objcache *c = &st->oc[i];
+		while (c->head) {
+			void *p = c->head;
+			ASAN_UNPOISON_MEMORY_REGION(p, c->size);
+			memcpy(&c->head, p, sizeof c->head);
+			st_free(st, p, c->size);
+		}
+		c->n = 0;
+	}
 }
 
 /* ---- SipHash-2-4, the keyed hash behind ISNs (RFC 6528), ports
@@ -247,6 +331,7 @@ void synfin_stack_destroy(struct synfin_stack *st)
 	st_free(st, st->conn_hash, st->conn_hash ? (st->conn_mask + 1) * sizeof *st->conn_hash : 0);
 	st_free(st, st->tw_hash, st->tw_hash ? (st->tw_mask + 1) * sizeof *st->tw_hash : 0);
 	st_free(st, st->outbuf, st->outcap);
+	obj_cache_drain(st);
 	if (st->ops.free)
 		st->ops.free(st->ops.ctx, st, sizeof *st);
 	else

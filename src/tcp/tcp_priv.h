@@ -33,6 +33,7 @@ struct heap_ent {
 	synfin_time_t when;
 	struct tmr *t;
 };
+#define OC_SLOTS 6 /* object cache: tcb, extension, TIME_WAIT, three ring sizes */
 #define HEAP_D 8 /* children per node: a shallow heap moves few (cold) entries */
 
 /* Send buffer: bytes from SND.UNA on (once the SYN is acknowledged).
@@ -247,6 +248,12 @@ struct synfin_stack {
 	struct heap_ent *heap;
 	uint32_t heap_len, heap_cap;
 
+	struct objcache {
+		size_t size; /* 0: slot free */
+		void *head;
+		uint32_t n;
+	} oc[OC_SLOTS];
+
 	synfin_time_t chack_second;
 	uint32_t chack_count;
 	uint32_t ephemeral_next;
@@ -263,6 +270,10 @@ struct synfin_stack {
 void *st_alloc(struct synfin_stack *st, size_t size);     /* zeroed */
 void *st_alloc_raw(struct synfin_stack *st, size_t size); /* not zeroed: buffers */
 void st_free(struct synfin_stack *st, void *p, size_t size);
+/* blocks that connections come and go with (tcb, extension, TIME_WAIT
+ * record, ring): through the object cache (cfg.obj_cache) */
+void *st_obj_get(struct synfin_stack *st, size_t size, bool zero);
+void st_obj_put(struct synfin_stack *st, void *p, size_t size);
 /* where the next datagram is built: the driver's buffer (ops.tx_buf) or
  * the stack's own, st->cfg.mtu bytes either way */
 uint8_t *st_txbuf(struct synfin_stack *st);

@@ -9,7 +9,7 @@
 
 struct tcb *tcp_newtcb(struct synfin_stack *st)
 {
-	struct tcb *tp = st_alloc(st, sizeof *tp);
+	struct tcb *tp = st_obj_get(st, sizeof *tp, true);
 	if (!tp)
 		return NULL;
 	tp->fd = -1;
@@ -283,7 +283,7 @@ void tcp_init_conn(struct synfin_stack *st, struct tcb *tp)
 struct tcb_ext *tcp_ext_get(struct synfin_stack *st, struct tcb *tp)
 {
 	if (!tp->x) {
-		tp->x = st_alloc(st, sizeof *tp->x);
+		tp->x = st_obj_get(st, sizeof *tp->x, true);
 		if (tp->x && tcp_cc(tp)->init)
 			tcp_cc(tp)->init(st, tp);
 	}
@@ -351,8 +351,8 @@ void tcp_free(struct synfin_stack *st, struct tcb *tp)
 	}
 	if (tp->x)
 		st_free(st, tp->x->sacked, tp->x->sacked_cap * sizeof *tp->x->sacked);
-	st_free(st, tp->x, sizeof *tp->x);
-	st_free(st, tp, sizeof *tp);
+	st_obj_put(st, tp->x, sizeof *tp->x);
+	st_obj_put(st, tp, sizeof *tp);
 }
 
 void tcp_maybe_free(struct synfin_stack *st, struct tcb *tp)

@@ -88,7 +88,7 @@ static void fifo_trim_dead(struct synfin_stack *st)
 		st->tw_head = tw->qnext;
 		if (!st->tw_head)
 			st->tw_tail = NULL;
-		st_free(st, tw, sizeof *tw);
+		st_obj_put(st, tw, sizeof *tw);
 	}
 }
 
@@ -142,7 +142,7 @@ void tw_enter(struct synfin_stack *st, struct tcb *tp, const char *cause)
 {
 	tcp_set_state(st, tp, TCPS_TIME_WAIT, cause);
 	tcp_user_closed_check(st, tp);
-	struct tw *tw = st_alloc(st, sizeof *tw);
+	struct tw *tw = st_obj_get(st, sizeof *tw, true);
 	if (tw) {
 		tw->lport = tp->lport;
 		tw->faddr = tp->faddr;
@@ -177,7 +177,7 @@ void tw_enter(struct synfin_stack *st, struct tcb *tp, const char *cause)
  * place in the table (the old one is dead and freed in its turn). */
 static void tw_restart(struct synfin_stack *st, struct tw *tw)
 {
-	struct tw *n = st_alloc_raw(st, sizeof *n);
+	struct tw *n = st_obj_get(st, sizeof *n, false);
 	if (!n)
 		return; /* keep the old deadline: shorter, never longer */
 	*n = *tw;

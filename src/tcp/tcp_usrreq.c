@@ -61,7 +61,7 @@ int synfin_socket(struct synfin_stack *st)
 		return -ENOMEM;
 	int fd = fd_alloc(st, tp);
 	if (fd < 0)
-		st_free(st, tp, sizeof *tp);
+		st_obj_put(st, tp, sizeof *tp);
 	return fd;
 }
 
