@@ -423,6 +423,42 @@ TEST(keepalive_idle_counts_from_last_segment)
 	h_free(h);
 }
 
+/* An ACK moves the connection's earliest deadline later (the retransmission
+ * timer stops, keepalive remains): the heap entry is left early, lazily,
+ * yet nothing fires at the old time and the deadline reported is exact. */
+TEST(later_deadline_is_settled_lazily_never_fired_early)
+{
+	struct harness *h = h_new(NULL);
+	h_established(h, PASSIVE);
+	set_int(h, SYNFIN_SOL_TCP, SYNFIN_TCP_KEEPIDLE, 10);
+	set_int(h, SYNFIN_SOL_SOCKET, SYNFIN_SO_KEEPALIVE, 1);
+	APP_SEND(h, ISS + 1, 10);
+	EXPECT_SEG(h, TH_ACK | TH_PSH, ISS + 1, IRS + 1, 10);
+	struct tcb *tp = h_tcb(h);
+	synfin_time_t rexmt = tp->t_rexmt;
+	ASSERT(rexmt > T0 && rexmt < T0 + SEC(10));
+	SEND(h, T0 + MS(100), .flags = TH_ACK, .seq = IRS + 1, .ack = ISS + 11);
+	ASSERT_EQ(tp->t_rexmt, SYNFIN_TIME_NEVER);
+	/* left where it was: the entry still says the old deadline */
+	ASSERT(tp->tmr.idx != TMR_NONE);
+	ASSERT_EQ(h->st->heap[tp->tmr.idx].when, rexmt);
+	char why[160];
+	ASSERT_MSG(synfin_check(h->st, why, sizeof why) == 0, "%s", why);
+	/* nothing at the old time; the entry moves to the true deadline */
+	h_poll(h, rexmt);
+	EXPECT_NONE(h);
+	ASSERT_EQ(h->st->heap[tp->tmr.idx].when, T0 + MS(100) + SEC(10));
+	EXPECT_DEADLINE(h, T0 + MS(100) + SEC(10));
+	/* the deadline is exact even when asked before any poll */
+	SEND(h, T0 + SEC(2), .flags = TH_ACK, .seq = IRS + 1, .ack = ISS + 11, .len = 1);
+	APP_RECV(h, IRS + 1, 1);
+	h_poll(h, T0 + SEC(2) + MS(40));
+	EXPECT_SEG(h, TH_ACK, ISS + 11, IRS + 2, 0);
+	EXPECT_DEADLINE(h, T0 + SEC(12));
+	ASSERT_MSG(synfin_check(h->st, why, sizeof why) == 0, "%s", why);
+	h_free(h);
+}
+
 /* ==== zero-window probes (persist) ==== */
 
 TEST(persist_first_probe_after_persist_min)

@@ -376,17 +376,20 @@ void synfin_poll(struct synfin_stack *st, synfin_time_t now)
 	tw_run(st);
 	for (uint32_t guard = 0; guard < 1000000; guard++) {
 		synfin_time_t when;
-		struct tmr *t = timer_peek(st, &when);
-		if (!t || when > st->now)
+		struct tcb *tp = tcp_timer_settle(st, &when);
+		if (!tp || when > st->now)
 			return;
-		tcp_timer_fire(st, (struct tcb *)((char *)t - offsetof(struct tcb, tmr)));
+		tcp_timer_fire(st, tp);
 	}
 }
 
 synfin_time_t synfin_next_deadline(const struct synfin_stack *st)
 {
-	synfin_time_t when = SYNFIN_TIME_NEVER;
-	timer_peek(st, &when);
+	/* Settling the heap's lazy entries (tcp_timer_update) changes where
+	 * they sit, not what the stack will do: the stack is not const
+	 * underneath, only to the caller. */
+	synfin_time_t when;
+	tcp_timer_settle((struct synfin_stack *)st, &when);
 	synfin_time_t tw = tw_next_deadline(st);
 	return when < tw ? when : tw;
 }

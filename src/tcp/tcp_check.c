@@ -64,6 +64,12 @@ static int check_tcb(const struct synfin_stack *st, const struct tcb *tp, char *
 		return fail(why, cap, tp, "send ring over its size");
 	if (tp->tmr.idx != TMR_NONE && (tp->tmr.idx >= st->heap_len || st->heap[tp->tmr.idx].t != &tp->tmr))
 		return fail(why, cap, tp, "timer heap slot does not point back");
+	/* the heap may hold a deadline early (tcp_timer_update is lazy about
+	 * later ones), never late, and never lose one */
+	synfin_time_t next = tcp_timer_next(tp);
+	if (next != SYNFIN_TIME_NEVER &&
+	    (tp->tmr.idx == TMR_NONE || st->heap[tp->tmr.idx].when > next))
+		return fail(why, cap, tp, "a deadline is missing from the timer heap or queued late");
 	return 0;
 }
 

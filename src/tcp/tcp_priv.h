@@ -291,6 +291,8 @@ void timer_set(struct synfin_stack *st, struct tmr *t, synfin_time_t when);
 void timer_cancel(struct synfin_stack *st, struct tmr *t);
 struct tmr *timer_peek(const struct synfin_stack *st, synfin_time_t *when);
 void tcp_timer_update(struct synfin_stack *st, struct tcb *tp); /* after t_* changed */
+synfin_time_t tcp_timer_next(const struct tcb *tp); /* the earliest of t_rexmt, t_keep, t_delack */
+struct tcb *tcp_timer_settle(struct synfin_stack *st, synfin_time_t *when);
 void tcp_timer_fire(struct synfin_stack *st, struct tcb *tp);
 void tcp_rto_sample(struct synfin_stack *st, struct tcb *tp, uint32_t rtt_us);
 void tcp_setpersist(struct synfin_stack *st, struct tcb *tp);

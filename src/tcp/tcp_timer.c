@@ -5,6 +5,7 @@
  * top. The expiry handlers follow RFC 9293 3.8 / RFC 6298 / RFC 1122.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "tcp/tcp_priv.h"
@@ -116,9 +117,53 @@ static synfin_time_t tmin(synfin_time_t a, synfin_time_t b)
 	return a < b ? a : b;
 }
 
+synfin_time_t tcp_timer_next(const struct tcb *tp)
+{
+	return tmin(tp->t_rexmt, tmin(tp->t_keep, tp->t_delack));
+}
+
+/* After t_rexmt, t_keep or t_delack changed. Lazily, as Linux's
+ * sk_reset_timer does not re-key a pending timer for a later expiry
+ * either: an earlier deadline moves the heap entry up at once, a later one
+ * (an ACK restarting the retransmission or keepalive timer) or none at all
+ * leaves the entry where it is. The heap then holds, for each connection,
+ * a deadline at or before its true one; synfin_poll() and
+ * synfin_next_deadline() settle an entry that comes to the top early
+ * (tcp_timer_settle), so nothing fires early and the deadline reported is
+ * exact. Most changes within a connection's life cost no heap move. */
 void tcp_timer_update(struct synfin_stack *st, struct tcb *tp)
 {
-	timer_set(st, &tp->tmr, tmin(tp->t_rexmt, tmin(tp->t_keep, tp->t_delack)));
+	synfin_time_t when = tcp_timer_next(tp);
+	struct tmr *t = &tp->tmr;
+	if (t->idx < st->heap_len && st->heap[t->idx].t == t) {
+		if (when < st->heap[t->idx].when)
+			timer_set(st, t, when);
+		return;
+	}
+	if (when != SYNFIN_TIME_NEVER)
+		timer_set(st, t, when);
+}
+
+/* The heap's earliest entry, with its true deadline: entries left early by
+ * tcp_timer_update are re-keyed (or removed) on the way. */
+struct tcb *tcp_timer_settle(struct synfin_stack *st, synfin_time_t *when)
+{
+	/* each round moves one entry later or out: at most heap_len rounds */
+	for (uint32_t guard = st->heap_len + 1; guard > 0; guard--) {
+		synfin_time_t stored;
+		struct tmr *t = timer_peek(st, &stored);
+		if (!t)
+			break;
+		struct tcb *tp = (struct tcb *)((char *)t - offsetof(struct tcb, tmr));
+		synfin_time_t real = tcp_timer_next(tp);
+		if (real == stored) {
+			*when = stored;
+			return tp;
+		}
+		timer_set(st, t, real);
+	}
+	*when = SYNFIN_TIME_NEVER;
+	return NULL;
 }
 
 /* ---- RTO (RFC 6298) ---- */
