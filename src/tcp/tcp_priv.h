@@ -125,7 +125,12 @@ struct tcb_ext {
 };
 
 struct tcb {
+	/* what a hash-chain walk reads, in the block's first 24 bytes: a
+	 * lookup passing a cold block touches one cache line, not two */
 	struct tcb *hnext;     /* 4-tuple hash chain */
+	uint32_t laddr, faddr;
+	uint16_t lport, fport;
+	uint32_t t_flags;
 	struct tcb *bnext;     /* bind-port chain */
 	struct tcb *qnext;     /* listener's SYN or accept queue */
 	struct tcb *parent;    /* listener of a passive child not yet accepted */
@@ -140,9 +145,6 @@ struct tcb {
 	} u;
 	struct tcb_ext *x;     /* once data flows (tcp_ext_get) */
 
-	uint32_t t_flags;
-	uint32_t laddr, faddr;
-	uint16_t lport, fport;
 	uint8_t state;
 	uint8_t rxtshift;     /* retransmissions (or probes) of the current segment */
 	uint8_t dupacks;

@@ -125,8 +125,8 @@ synfin_time_t tcp_timer_next(const struct tcb *tp)
 /* After t_rexmt, t_keep or t_delack changed. Lazily, as Linux's
  * sk_reset_timer does not re-key a pending timer for a later expiry
  * either: an earlier deadline moves the heap entry up at once, a later one
- * (an ACK restarting the retransmission or keepalive timer) or none at all
- * leaves the entry where it is. The heap then holds, for each connection,
+ * (an ACK restarting the retransmission or keepalive timer) leaves the
+ * entry where it is, and none at all removes it. The heap then holds, for each connection,
  * a deadline at or before its true one; synfin_poll() and
  * synfin_next_deadline() settle an entry that comes to the top early
  * (tcp_timer_settle), so nothing fires early and the deadline reported is
@@ -136,7 +136,9 @@ void tcp_timer_update(struct synfin_stack *st, struct tcb *tp)
 	synfin_time_t when = tcp_timer_next(tp);
 	struct tmr *t = &tp->tmr;
 	if (t->idx < st->heap_len && st->heap[t->idx].t == t) {
-		if (when < st->heap[t->idx].when)
+		/* a connection with no deadline leaves the heap at once: an idle
+		 * connection holds no slot (16 bytes each) */
+		if (when < st->heap[t->idx].when || when == SYNFIN_TIME_NEVER)
 			timer_set(st, t, when);
 		return;
 	}
