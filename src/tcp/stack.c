@@ -276,9 +276,10 @@ struct synfin_stack *synfin_stack_create(const struct synfin_config *cfg,
 	st->outbuf = st_alloc(st, st->outcap);
 	st->conn_mask = 255;
 	st->conn_hash = st_alloc(st, (st->conn_mask + 1) * sizeof *st->conn_hash);
+	st->conn_tag = st_alloc(st, (st->conn_mask + 1) * sizeof *st->conn_tag);
 	st->tw_mask = 255;
 	st->tw_hash = st_alloc(st, (st->tw_mask + 1) * sizeof *st->tw_hash);
-	if (!st->outbuf || !st->conn_hash || !st->tw_hash) {
+	if (!st->outbuf || !st->conn_hash || !st->conn_tag || !st->tw_hash) {
 		synfin_stack_destroy(st);
 		return NULL;
 	}
@@ -329,6 +330,7 @@ void synfin_stack_destroy(struct synfin_stack *st)
 	st_free(st, st->fds, st->nfds * sizeof *st->fds);
 	st_free(st, st->heap, st->heap_cap * sizeof *st->heap);
 	st_free(st, st->conn_hash, st->conn_hash ? (st->conn_mask + 1) * sizeof *st->conn_hash : 0);
+	st_free(st, st->conn_tag, st->conn_tag ? (st->conn_mask + 1) * sizeof *st->conn_tag : 0);
 	st_free(st, st->tw_hash, st->tw_hash ? (st->tw_mask + 1) * sizeof *st->tw_hash : 0);
 	st_free(st, st->outbuf, st->outcap);
 	obj_cache_drain(st);

@@ -83,10 +83,20 @@ int synfin_check(const struct synfin_stack *st, char *why, size_t cap)
 		if (i && st->heap[(i - 1) / HEAP_D].when > st->heap[i].when)
 			return snprintf(why, cap, "heap order broken at %u", i), -1;
 	}
-	for (uint32_t b = 0; b <= st->conn_mask; b++)
-		for (const struct tcb *tp = st->conn_hash[b]; tp; tp = tp->hnext)
+	for (uint32_t b = 0; b <= st->conn_mask; b++) {
+		/* each hash tag word describes the block it stands for */
+		uint16_t word = st->conn_tag[b];
+		for (const struct tcb *tp = st->conn_hash[b]; tp; tp = tp->hnext) {
+			uint32_t h = tcp_tuple_hash(st, tp->laddr, tp->lport, tp->faddr, tp->fport);
+			if ((h & st->conn_mask) != b)
+				return snprintf(why, cap, "a block in hash bucket %u belongs elsewhere", b), -1;
+			if ((word & 0xfffeu) != ((h >> 16) & 0xfffeu) || (tp->hnext && !(word & 1u)))
+				return snprintf(why, cap, "hash tag word of bucket %u does not describe its block", b), -1;
+			word = tp->hunder;
 			if (check_tcb(st, tp, why, cap) < 0)
 				return -1;
+		}
+	}
 	for (const struct tw *tw = st->tw_head; tw && tw->qnext; tw = tw->qnext)
 		if (tw->qnext->expire < tw->expire)
 			return snprintf(why, cap, "TIME_WAIT FIFO out of order"), -1;

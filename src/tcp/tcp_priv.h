@@ -179,6 +179,7 @@ struct tcb {
 	/* per-socket overrides, seconds (0: the stack's) */
 	uint32_t keepidle_s, keepintvl_s;
 	uint32_t sndbuf, rcvbuf;
+	uint16_t hunder;      /* the conn_tag word of hnext (0: none): see tcp_subr.c */
 };
 
 /* TIME_WAIT as a compact record: what is needed to re-ACK a FIN, judge a
@@ -236,6 +237,7 @@ struct synfin_stack {
 	struct synfin_stats stats;
 
 	struct tcb **conn_hash;
+	uint16_t *conn_tag;   /* per bucket: the head's hash tag, bit 0 set if it may have a successor */
 	uint32_t conn_mask, nconn;
 	struct tw **tw_hash;
 	uint32_t tw_mask, ntw;   /* ntw: live records */

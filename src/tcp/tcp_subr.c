@@ -92,23 +92,54 @@ uint32_t tcp_tuple_hash(const struct synfin_stack *st, uint32_t laddr, uint16_t 
 	return (uint32_t)x;
 }
 
+/* Each bucket of the 4-tuple table has a 16-bit word beside it: 15 bits of
+ * the head's hash and a bit saying the head may have a successor; each
+ * block keeps the same word for its successor (hunder). A lookup that
+ * finds a bucket whose one block has another tag is done without reading
+ * that block, which for a new 4-tuple (a SYN, a connect() checking a port)
+ * among a million connections is a cache miss saved. The bit may be set
+ * with no successor (then the walk reads a block for nothing), never the
+ * other way round, and a tag is never wrong. */
+static inline uint16_t tag_of(uint32_t hash)
+{
+	return (uint16_t)(hash >> 16) & 0xfffeu;
+}
+
+static void chain_push(struct tcb **bucket, uint16_t *word, struct tcb *tp, uint32_t hash)
+{
+	tp->hnext = *bucket;
+	tp->hunder = *bucket ? *word : 0;
+	*word = (uint16_t)(tag_of(hash) | (*bucket ? 1u : 0u));
+	*bucket = tp;
+}
+
+static uint32_t tcb_hash(const struct synfin_stack *st, const struct tcb *tp)
+{
+	return tcp_tuple_hash(st, tp->laddr, tp->lport, tp->faddr, tp->fport);
+}
+
 static void conn_grow(struct synfin_stack *st)
 {
 	uint32_t nmask = st->conn_mask * 2 + 1;
 	struct tcb **nh = st_alloc(st, (nmask + 1) * sizeof *nh);
-	if (!nh)
+	uint16_t *nt = st_alloc(st, (nmask + 1) * sizeof *nt);
+	if (!nh || !nt) {
+		st_free(st, nh, (nmask + 1) * sizeof *nh);
+		st_free(st, nt, (nmask + 1) * sizeof *nt);
 		return; /* stay at the old size: longer chains, still correct */
+	}
 	for (uint32_t i = 0; i <= st->conn_mask; i++) {
 		while (st->conn_hash[i]) {
 			struct tcb *tp = st->conn_hash[i];
 			st->conn_hash[i] = tp->hnext;
-			uint32_t h = tcp_tuple_hash(st, tp->laddr, tp->lport, tp->faddr, tp->fport) & nmask;
-			tp->hnext = nh[h];
-			nh[h] = tp;
+			uint32_t h = tcb_hash(st, tp);
+			chain_push(&nh[h & nmask], &nt[h & nmask], tp, h);
 		}
 	}
 	st_free(st, st->conn_hash, (st->conn_mask + 1) * sizeof *st->conn_hash);
+	st_free(st, st->conn_tag, (st->conn_mask + 1) * sizeof *st->conn_tag);
 	st->conn_hash = nh;
+	st->conn_tag = nt;
 	st->conn_mask = nmask;
 }
 
@@ -118,9 +149,8 @@ void tcp_hash_insert(struct synfin_stack *st, struct tcb *tp)
 		return;
 	if (st->nconn > st->conn_mask)
 		conn_grow(st);
-	uint32_t h = tcp_tuple_hash(st, tp->laddr, tp->lport, tp->faddr, tp->fport) & st->conn_mask;
-	tp->hnext = st->conn_hash[h];
-	st->conn_hash[h] = tp;
+	uint32_t h = tcb_hash(st, tp);
+	chain_push(&st->conn_hash[h & st->conn_mask], &st->conn_tag[h & st->conn_mask], tp, h);
 	tp->t_flags |= TF_IN_HASH;
 	st->nconn++;
 }
@@ -129,31 +159,52 @@ void tcp_hash_remove(struct synfin_stack *st, struct tcb *tp)
 {
 	if (!(tp->t_flags & TF_IN_HASH))
 		return;
-	struct tcb **pp;
 	if (tp->state == TCPS_LISTEN) {
-		pp = &st->listeners;
+		for (struct tcb **pp = &st->listeners; *pp; pp = &(*pp)->hnext) {
+			if (*pp == tp) {
+				*pp = tp->hnext;
+				break;
+			}
+		}
 	} else {
-		uint32_t h = tcp_tuple_hash(st, tp->laddr, tp->lport, tp->faddr, tp->fport) & st->conn_mask;
-		pp = &st->conn_hash[h];
+		uint32_t b = tcb_hash(st, tp) & st->conn_mask;
+		struct tcb *head = st->conn_hash[b];
+		if (head == tp) {
+			st->conn_hash[b] = tp->hnext;
+			st->conn_tag[b] = tp->hunder;
+		} else {
+			for (struct tcb *p = head; p && p->hnext; p = p->hnext) {
+				if (p->hnext != tp)
+					continue;
+				/* p now leads to what tp led to */
+				p->hnext = tp->hnext;
+				p->hunder = tp->hunder;
+				if (p == head && !p->hnext)
+					st->conn_tag[b] &= 0xfffeu;
+				break;
+			}
+		}
 		st->nconn--;
 	}
-	for (; *pp; pp = &(*pp)->hnext) {
-		if (*pp == tp) {
-			*pp = tp->hnext;
-			break;
-		}
-	}
 	tp->hnext = NULL;
+	tp->hunder = 0;
 	tp->t_flags &= ~TF_IN_HASH;
 }
 
 struct tcb *tcp_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
 		       uint32_t faddr, uint16_t fport)
 {
-	uint32_t h = tcp_tuple_hash(st, laddr, lport, faddr, fport) & st->conn_mask;
-	for (struct tcb *tp = st->conn_hash[h]; tp; tp = tp->hnext)
-		if (tp->lport == lport && tp->fport == fport && tp->faddr == faddr && tp->laddr == laddr)
-			return tp;
+	uint32_t h = tcp_tuple_hash(st, laddr, lport, faddr, fport);
+	uint16_t tag = tag_of(h), word = st->conn_tag[h & st->conn_mask];
+	for (struct tcb *tp = st->conn_hash[h & st->conn_mask]; tp; tp = tp->hnext) {
+		if ((word & 0xfffeu) == tag) {
+			if (tp->lport == lport && tp->fport == fport && tp->faddr == faddr && tp->laddr == laddr)
+				return tp;
+		} else if (!(word & 1u)) {
+			return NULL; /* not ours, and the last: the block is not read */
+		}
+		word = tp->hunder;
+	}
 	return NULL;
 }
 
