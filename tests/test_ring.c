@@ -54,7 +54,7 @@ TEST(ring_copies_exact_at_every_alias_gap)
 			uint8_t *s = src + ((wpos - gap) & 4095u);
 			for (uint32_t i = 0; i < n; i++)
 				s[i] = pat(seqno + i);
-			ASSERT(ring_write(r, s, n) == n);
+			ASSERT(ring_write(r, s, n, 0) == n);
 			uintptr_t rpos = (uintptr_t)(r->data + r->head);
 			uint8_t *d = dst + ((rpos + gap) & 4095u);
 			memset(d, 0xee, n + 1);

@@ -78,6 +78,18 @@ struct synfin_ops {
 	 * calls nothing else in between; a buffer may go unused (a datagram
 	 * that could not be built). NULL from it: the stack uses its own. */
 	uint8_t *(*tx_buf)(void *ctx, size_t size);
+	/* Optional: transmit by reference, as a NIC with scatter-gather DMA
+	 * does. A TCP segment with payload is then handed over as its IPv4
+	 * and TCP headers (hdr, hdr_len: valid only during the call,
+	 * checksums filled) and its payload in place in the connection's
+	 * send buffer, not copied. The payload stays valid and unchanged
+	 * until the driver calls synfin_tx_release(); until then the stack
+	 * neither reuses nor frees those bytes (a sender whose buffer is full
+	 * of acknowledged but held bytes waits). Segments without payload,
+	 * and payload that wraps around the end of the send buffer, still go
+	 * through output(). */
+	void (*output_ref)(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
+			   size_t len);
 	/* Optional: every state transition. */
 	void (*state_change)(void *ctx, const struct synfin_state_event *ev);
 	/* Optional allocator; both or neither. free gets the size asked for. */
@@ -171,6 +183,15 @@ const struct synfin_config *synfin_stack_config(const struct synfin_stack *st);
 /* One IPv4 datagram arrives. Malformed input is counted and dropped. */
 void synfin_input(struct synfin_stack *st, const uint8_t *pkt, size_t len,
 		  synfin_time_t now);
+/* One IPv4 datagram in two pieces: hdr holds the IPv4 and TCP headers,
+ * payload the TCP payload, as ops.output_ref hands a segment over (a
+ * driver that splits headers from payload, an in-process link). The IPv4
+ * total length must be hdr_len + len. Only TCP is taken this way. */
+void synfin_input_split(struct synfin_stack *st, const uint8_t *hdr, size_t hdr_len,
+			const uint8_t *payload, size_t len, synfin_time_t now);
+/* The driver is done with every payload that ops.output_ref has handed it
+ * so far: those bytes may be reused. */
+void synfin_tx_release(struct synfin_stack *st);
 /* Run every timer due at or before `now`. */
 void synfin_poll(struct synfin_stack *st, synfin_time_t now);
 /* The earliest time at which synfin_poll() has work, or SYNFIN_TIME_NEVER. */

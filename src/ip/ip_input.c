@@ -5,7 +5,8 @@
  */
 #include "ip/ip.h"
 
-void synfin_input(struct synfin_stack *st, const uint8_t *pkt, size_t len, synfin_time_t now)
+static void input(struct synfin_stack *st, const uint8_t *pkt, size_t len, const uint8_t *tail,
+		  size_t tail_len, synfin_time_t now)
 {
 	struct ip4_view ip;
 	struct tcp_seg seg;
@@ -13,7 +14,7 @@ void synfin_input(struct synfin_stack *st, const uint8_t *pkt, size_t len, synfi
 
 	st_advance(st, now);
 	st->stats.ip_in++;
-	e = ip4_parse(pkt, len, &ip);
+	e = ip4_parse_split(pkt, len, tail, tail_len, &ip);
 	if (e != WIRE_OK) {
 		if (e == WIRE_FRAGMENT)
 			st->stats.ip_frag_dropped++;
@@ -25,7 +26,7 @@ void synfin_input(struct synfin_stack *st, const uint8_t *pkt, size_t len, synfi
 		st->stats.ip_not_ours++;
 		return;
 	}
-	if (ip.proto == IPPROTO_ICMP_) {
+	if (ip.proto == IPPROTO_ICMP_ && !tail_len) {
 		icmp_input(st, &ip);
 		return;
 	}
@@ -51,3 +52,13 @@ void synfin_input(struct synfin_stack *st, const uint8_t *pkt, size_t len, synfi
 	tcp_input(st, &seg);
 }
 
+void synfin_input(struct synfin_stack *st, const uint8_t *pkt, size_t len, synfin_time_t now)
+{
+	input(st, pkt, len, NULL, 0, now);
+}
+
+void synfin_input_split(struct synfin_stack *st, const uint8_t *hdr, size_t hdr_len,
+			const uint8_t *payload, size_t len, synfin_time_t now)
+{
+	input(st, hdr, hdr_len, payload, len, now);
+}

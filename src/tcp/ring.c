@@ -47,12 +47,64 @@ struct ring *ring_new(struct synfin_stack *st, uint32_t cap)
 	return r;
 }
 
+static void ring_free_now(struct synfin_stack *st, struct ring *r)
+{
+	st_free(st, r->ooo, r->ooo_cap * sizeof *r->ooo);
+	st_obj_put(st, r, sizeof *r + r->cap);
+}
+
 void ring_free(struct synfin_stack *st, struct ring *r)
 {
 	if (!r)
 		return;
-	st_free(st, r->ooo, r->ooo_cap * sizeof *r->ooo);
-	st_obj_put(st, r, sizeof *r + r->cap);
+	if (st->tx_pinned) {
+		/* the driver may still read payload from it */
+		r->znext = st->zombies;
+		st->zombies = r;
+		return;
+	}
+	ring_free_now(st, r);
+}
+
+void synfin_tx_release(struct synfin_stack *st)
+{
+	/* nothing handed over since the last release: no hold, no zombie */
+	if (!st->tx_pinned)
+		return;
+	/* a hold from an ended epoch is void: rings clear it when next used */
+	st->tx_epoch++;
+	st->tx_pinned = false;
+	while (st->zombies) {
+		struct ring *r = st->zombies;
+		st->zombies = r->znext;
+		ring_free_now(st, r);
+	}
+}
+
+uint32_t tcp_snd_hold(const struct synfin_stack *st, const struct ring *r)
+{
+	return r->hold && r->hold_epoch == st->tx_epoch ? r->hold : 0;
+}
+
+void tcp_snd_drop(struct synfin_stack *st, struct ring *r, uint32_t n)
+{
+	if (n > r->len)
+		n = r->len;
+	if (st->tx_pinned) {
+		r->hold = tcp_snd_hold(st, r) + n;
+		r->hold_epoch = st->tx_epoch;
+	}
+	ring_drop(r, n);
+}
+
+uint32_t ring_contig(const struct ring *r, uint32_t off)
+{
+	return r->cap - (r->head + off) % r->cap;
+}
+
+const uint8_t *ring_at(const struct ring *r, uint32_t off)
+{
+	return r->data + (r->head + off) % r->cap;
 }
 
 /* copy n bytes in at logical position pos (from head), wrapping */
@@ -74,9 +126,9 @@ void ring_peek(const struct ring *r, uint32_t off, uint8_t *p, uint32_t n)
 		data_copy(p + first, r->data, n - first);
 }
 
-uint32_t ring_write(struct ring *r, const uint8_t *p, uint32_t n)
+uint32_t ring_write(struct ring *r, const uint8_t *p, uint32_t n, uint32_t hold)
 {
-	uint32_t room = r->cap - r->len;
+	uint32_t room = r->cap - r->len - hold;
 	if (n > room)
 		n = room;
 	if (n) {

@@ -291,7 +291,10 @@ void synfin_stack_destroy(struct synfin_stack *st)
 	if (!st)
 		return;
 	/* Free without a trace and without a segment: a crash, or the end of a
-	 * simulation. Every block is reachable from one of these tables. */
+	 * simulation. Every block is reachable from one of these tables (and
+	 * the rings a driver still held, which it cannot read any more). */
+	st->tx_pinned = true; /* (so that the release below frees every zombie) */
+	synfin_tx_release(st);
 	for (uint32_t i = 0; st->conn_hash && i <= st->conn_mask; i++) {
 		while (st->conn_hash[i]) {
 			struct tcb *tp = st->conn_hash[i];

@@ -502,7 +502,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		if (fin_acked)
 			data_acked--;
 		if (tp->u.b.snd)
-			ring_drop(tp->u.b.snd, data_acked);
+			tcp_snd_drop(st, tp->u.b.snd, data_acked);
 		tp->snd_una = seg->ack;
 		if (seq_lt(tp->snd_nxt, tp->snd_una))
 			tp->snd_nxt = tp->snd_una;

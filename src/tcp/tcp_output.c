@@ -36,6 +36,20 @@ static void emit(struct synfin_stack *st, uint8_t *buf, const struct tcp_seg *se
 	st->ops.output(st->ops.ctx, buf, n);
 }
 
+/* The same with the payload handed over in place (ops.output_ref): the
+ * headers are built in the stack's buffer, the payload stays in the send
+ * ring, which stays pinned until synfin_tx_release(). */
+static void emit_ref(struct synfin_stack *st, const struct tcp_seg *seg)
+{
+	size_t n = tcp_emit_headers(st->outbuf, st->outcap, seg, st->ip_id++, !st->cfg.checksum_offload);
+	if (n == 0 || n + seg->len > st->cfg.mtu)
+		return;
+	st->stats.ip_out++;
+	st->stats.tcp_out++;
+	st->tx_pinned = true;
+	st->ops.output_ref(st->ops.ctx, st->outbuf, n, seg->data, seg->len);
+}
+
 void tcp_respond(struct synfin_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
 		 uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
 		 const struct tcp_opts *opt)
@@ -142,19 +156,26 @@ static uint32_t send_segment(struct synfin_stack *st, struct tcb *tp, uint32_t s
 			s.opt.nsack = (uint8_t)n;
 		}
 	}
-	uint8_t *buf = st_txbuf(st);
-	if (len) {
-		/* the payload goes straight to its place behind the headers,
-		 * in the driver's buffer when it lends one: the ring is read
-		 * once per transmission */
-		uint8_t *payload = buf + IP4_HDR_MIN + TCP_HDR_MIN + tcp_opts_len(&s.opt);
-		ring_peek(tp->u.b.snd, off, payload, len);
-		s.data = payload;
+	if (len && off + len == tcp_snd_pending(tp))
+		s.flags |= TH_PSH;
+	if (len >= TX_REF_MIN && st->ops.output_ref && ring_contig(tp->u.b.snd, off) >= len) {
+		/* by reference: no copy at all */
+		s.data = ring_at(tp->u.b.snd, off);
 		s.len = len;
-		if (off + len == tcp_snd_pending(tp))
-			s.flags |= TH_PSH;
+		emit_ref(st, &s);
+	} else {
+		uint8_t *buf = st_txbuf(st);
+		if (len) {
+			/* the payload goes straight to its place behind the
+			 * headers, in the driver's buffer when it lends one: the
+			 * ring is read once per transmission */
+			uint8_t *payload = buf + IP4_HDR_MIN + TCP_HDR_MIN + tcp_opts_len(&s.opt);
+			ring_peek(tp->u.b.snd, off, payload, len);
+			s.data = payload;
+			s.len = len;
+		}
+		emit(st, buf, &s);
 	}
-	emit(st, buf, &s);
 	if (tp->x)
 		tp->x->segs_out++;
 	if (tp->state != TCPS_SYN_SENT) {
@@ -276,7 +297,7 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 		uint32_t buffered = tcp_snd_pending(tp);
 		uint32_t mss = tcp_effective_mss(tp);
 		uint32_t len = 0;
-		bool fin = false;
+		bool fin = false, wrapcut = false;
 
 		if (syn_acked) {
 			/* the peer's window bounds the sequence space; the
@@ -299,6 +320,15 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 			if (len > room)
 				len = room;
 			mss = room;
+			/* by reference, a segment ends where the ring wraps; the
+			 * rest follows at once (not a small segment for Nagle) */
+			if (len > TX_REF_MIN && st->ops.output_ref && tp->u.b.snd) {
+				uint32_t contig = ring_contig(tp->u.b.snd, off);
+				if (len > contig && contig >= TX_REF_MIN) {
+					len = contig;
+					wrapcut = true;
+				}
+			}
 			/* the FIN goes once all data is in this segment (it needs
 			 * no window: RFC 9293 3.10.4) */
 			fin = (flags & TH_FIN) && off <= buffered && off + len == buffered;
@@ -310,7 +340,7 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 		if (len > 0) {
 			bool all = off + len == buffered;
 			bool idle = tp->snd_max == tp->snd_una;
-			if (len == mss || (tp->t_flags & TF_FORCE) || seq_lt(tp->snd_nxt, tp->snd_max) ||
+			if (len == mss || wrapcut || (tp->t_flags & TF_FORCE) || seq_lt(tp->snd_nxt, tp->snd_max) ||
 			    (all && (idle || (tp->t_flags & TF_NODELAY))) ||
 			    (tp->max_sndwnd && len >= tp->max_sndwnd / 2))
 				sendit = true; /* else Nagle holds a small segment back */

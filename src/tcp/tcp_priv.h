@@ -33,6 +33,9 @@ struct heap_ent {
 	synfin_time_t when;
 	struct tmr *t;
 };
+/* ops.output_ref takes payloads from this size on; a smaller one is
+ * copied, which costs less than pinning the ring for it */
+#define TX_REF_MIN 512
 #define OC_SLOTS 6 /* object cache: tcb, extension, TIME_WAIT, three ring sizes */
 #define HEAP_D 8 /* children per node: a shallow heap moves few (cold) entries */
 
@@ -47,6 +50,11 @@ struct ring {
 	uint32_t cap, head, len;
 	uint16_t nooo, ooo_cap;    /* receive side: out-of-order ranges, */
 	struct ooo_range *ooo;     /* in an array grown as needed */
+	/* send side, with ops.output_ref: `hold` bytes before head are
+	 * acknowledged but may still be read by the driver (handed over in
+	 * transmit epoch hold_epoch); not writable until that epoch ends */
+	uint32_t hold, hold_epoch;
+	struct ring *znext;        /* freed while held: the stack's zombie list */
 	uint8_t data[];
 };
 
@@ -267,6 +275,11 @@ struct synfin_stack {
 	uint16_t ip_id;
 	uint32_t outcap;
 	uint8_t *outbuf;
+	/* transmit by reference (ops.output_ref): payload handed over since
+	 * the last synfin_tx_release() pins the send rings it came from */
+	uint32_t tx_epoch;
+	bool tx_pinned;
+	struct ring *zombies; /* rings freed while pinned */
 	uint32_t test_iss;    /* tests only: when non-zero, the next ISN chosen */
 };
 
@@ -442,7 +455,14 @@ uint16_t syncookie_check(const struct synfin_stack *st, const struct tcp_seg *ac
 /* ---- ring.c ---- */
 struct ring *ring_new(struct synfin_stack *st, uint32_t cap);
 void ring_free(struct synfin_stack *st, struct ring *r);
-uint32_t ring_write(struct ring *r, const uint8_t *p, uint32_t n);
+uint32_t ring_write(struct ring *r, const uint8_t *p, uint32_t n, uint32_t hold);
+/* the bytes contiguous in memory from logical offset off, and where */
+uint32_t ring_contig(const struct ring *r, uint32_t off);
+const uint8_t *ring_at(const struct ring *r, uint32_t off);
+/* the send ring's acknowledged bytes still held for the driver (0 unless
+ * ops.output_ref handed some over in the current epoch) */
+uint32_t tcp_snd_hold(const struct synfin_stack *st, const struct ring *r);
+void tcp_snd_drop(struct synfin_stack *st, struct ring *r, uint32_t n);
 uint32_t ring_read(struct ring *r, uint8_t *p, uint32_t n);
 void ring_peek(const struct ring *r, uint32_t off, uint8_t *p, uint32_t n);
 void ring_drop(struct ring *r, uint32_t n);

@@ -307,7 +307,8 @@ long synfin_send(struct synfin_stack *st, int fd, const void *buf, size_t len)
 		return -ENOMEM;
 	if (!tcp_ext_get(st, tp))
 		return -ENOMEM;
-	uint32_t n = ring_write(tp->u.b.snd, buf, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
+	uint32_t n = ring_write(tp->u.b.snd, buf, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len,
+				tcp_snd_hold(st, tp->u.b.snd));
 	if (n == 0)
 		return -EAGAIN;
 	tcp_output(st, tp);
@@ -725,7 +726,7 @@ unsigned synfin_events(struct synfin_stack *st, int fd)
 		ev |= SYNFIN_EV_RDHUP;
 	if ((tp->state == TCPS_ESTABLISHED || tp->state == TCPS_CLOSE_WAIT) &&
 	    !(tp->t_flags & TF_FIN_QUEUED) &&
-	    (!tp->u.b.snd || tp->u.b.snd->len < tp->u.b.snd->cap))
+	    (!tp->u.b.snd || tp->u.b.snd->len + tcp_snd_hold(st, tp->u.b.snd) < tp->u.b.snd->cap))
 		ev |= SYNFIN_EV_OUT;
 	if (tp->state == TCPS_CLOSED && was_connected)
 		ev |= SYNFIN_EV_OUT | SYNFIN_EV_HUP;

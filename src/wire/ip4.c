@@ -34,6 +34,12 @@ const char *wire_err_str(enum wire_err e)
 
 enum wire_err ip4_parse(const uint8_t *pkt, size_t len, struct ip4_view *ip)
 {
+	return ip4_parse_split(pkt, len, NULL, 0, ip);
+}
+
+enum wire_err ip4_parse_split(const uint8_t *pkt, size_t len, const uint8_t *tail, size_t tail_len,
+			      struct ip4_view *ip)
+{
 	size_t hlen, totlen;
 	uint16_t frag;
 
@@ -47,8 +53,10 @@ enum wire_err ip4_parse(const uint8_t *pkt, size_t len, struct ip4_view *ip)
 	totlen = get16(pkt + 2);
 	/* Bytes past the total length are link-layer padding (a minimum-size
 	 * Ethernet frame), not data. */
-	if (totlen < hlen || totlen > len)
+	if (totlen < hlen || totlen > len + tail_len || (tail_len && totlen != len + tail_len))
 		return WIRE_BAD_TOTLEN;
+	if (tail_len && !tail)
+		return WIRE_TRUNCATED;
 	if (ip4_hdr_csum(pkt, hlen) != 0)
 		return WIRE_BAD_CSUM;
 	frag = get16(pkt + 6);
@@ -64,6 +72,8 @@ enum wire_err ip4_parse(const uint8_t *pkt, size_t len, struct ip4_view *ip)
 	ip->dst = get32(pkt + 16);
 	ip->hlen = (uint8_t)hlen;
 	ip->payload = pkt + hlen;
-	ip->payload_len = totlen - hlen;
+	ip->payload_len = totlen - tail_len - hlen;
+	ip->tail = tail_len ? tail : NULL;
+	ip->tail_len = tail_len;
 	return WIRE_OK;
 }

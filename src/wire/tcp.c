@@ -106,23 +106,28 @@ enum wire_err tcp_parse(const struct ip4_view *ip, struct tcp_seg *seg)
 enum wire_err tcp_parse_ex(const struct ip4_view *ip, struct tcp_seg *seg, bool verify_csum)
 {
 	const uint8_t *th = ip->payload;
-	size_t len = ip->payload_len;
+	size_t first = ip->payload_len, tail = ip->tail_len, len = first + tail;
 	size_t off;
 	uint32_t sum;
 	enum wire_err err;
 
-	if (len < TCP_HDR_MIN)
+	if (first < TCP_HDR_MIN)
 		return WIRE_TRUNCATED;
 	/* The pseudo header has a 16-bit length; only a hand-made view can
 	 * exceed it. */
 	if (len > 0xffff)
 		return WIRE_BAD_TOTLEN;
 	off = (size_t)(th[12] >> 4) * 4;
-	if (off < TCP_HDR_MIN || off > len)
+	/* in two pieces (ip4_parse_split), the first holds the whole header
+	 * and the second the whole payload */
+	if (off < TCP_HDR_MIN || off > first || (tail && off != first))
 		return WIRE_BAD_OFF;
 	if (verify_csum) {
 		sum = inet_pseudo_sum(ip->src, ip->dst, IPPROTO_TCP_, (uint16_t)len);
-		if (inet_fold(inet_sum(th, len, sum)) != 0)
+		sum = inet_sum(th, first, sum);
+		if (tail)
+			sum = inet_sum(ip->tail, tail, sum);
+		if (inet_fold(sum) != 0)
 			return WIRE_BAD_CSUM;
 	}
 
@@ -140,7 +145,7 @@ enum wire_err tcp_parse_ex(const struct ip4_view *ip, struct tcp_seg *seg, bool 
 	err = parse_opts(th + TCP_HDR_MIN, off - TCP_HDR_MIN, &seg->opt);
 	if (err != WIRE_OK)
 		return err;
-	seg->data = th + off;
+	seg->data = tail ? ip->tail : th + off;
 	seg->len = (uint32_t)(len - off);
 	return WIRE_OK;
 }
@@ -226,28 +231,16 @@ size_t tcp_emit(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t ip
 	return tcp_emit_ex(buf, cap, seg, ip_id, true);
 }
 
-size_t tcp_emit_ex(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t ip_id, bool tcp_csum)
+/* The headers of a checked segment whose `optlen` bytes of options fit
+ * and whose payload is at `payload`; returns their length. */
+static inline size_t write_headers(uint8_t *buf, const struct tcp_seg *seg, size_t optlen,
+				   const uint8_t *payload, uint16_t ip_id, bool tcp_csum)
 {
-	size_t optlen = tcp_opts_len(&seg->opt);
 	size_t thlen = TCP_HDR_MIN + optlen;
-	size_t total;
-	uint8_t *th;
-	uint32_t sum;
-
-	/* Checked before the addition so that it cannot wrap with a 32-bit
-	 * size_t. */
-	if (optlen > TCP_OPT_MAX || seg->len > 0xffff)
-		return 0;
-	total = IP4_HDR_MIN + thlen + seg->len;
-	if (total > 0xffff || total > cap)
-		return 0;
-	if (seg->len > 0 && !seg->data)
-		return 0;
-
-	th = buf + IP4_HDR_MIN;
+	uint8_t *th = buf + IP4_HDR_MIN;
 	/* DF: the stack does its own MSS/PMTU sizing */
-	ip4_write_header(buf, (uint16_t)total, ip_id, true, IP4_TTL, IPPROTO_TCP_, seg->saddr, seg->daddr);
-
+	ip4_write_header(buf, (uint16_t)(IP4_HDR_MIN + thlen + seg->len), ip_id, true, IP4_TTL, IPPROTO_TCP_,
+			 seg->saddr, seg->daddr);
 	put16(th, seg->sport);
 	put16(th + 2, seg->dport);
 	put32(th + 4, seg->seq);
@@ -258,13 +251,46 @@ size_t tcp_emit_ex(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t
 	put16(th + 16, 0);
 	put16(th + 18, seg->urp);
 	emit_opts(th + TCP_HDR_MIN, &seg->opt, optlen);
-	/* the caller may have placed the payload already (no second copy) */
-	if (seg->len > 0 && seg->data != th + thlen)
-		memmove(th + thlen, seg->data, seg->len);
-
 	if (tcp_csum) {
-		sum = inet_pseudo_sum(seg->saddr, seg->daddr, IPPROTO_TCP_, (uint16_t)(thlen + seg->len));
-		put16(th + 16, inet_fold(inet_sum(th, thlen + seg->len, sum)));
+		/* the header's length is a multiple of 4: the payload's sum
+		 * joins it wherever the payload is */
+		uint32_t sum = inet_pseudo_sum(seg->saddr, seg->daddr, IPPROTO_TCP_, (uint16_t)(thlen + seg->len));
+		sum = inet_sum(th, thlen, sum);
+		if (seg->len)
+			sum = inet_sum(payload, seg->len, sum);
+		put16(th + 16, inet_fold(sum));
 	}
-	return total;
+	return IP4_HDR_MIN + thlen;
+}
+
+/* The options' length if the segment can be emitted at all: options fit in
+ * 40 bytes, the datagram in 65535, the payload is there; else -1. Checked
+ * before any addition, so that it cannot wrap with a 32-bit size_t. */
+static long emit_check(const struct tcp_seg *seg)
+{
+	size_t optlen = tcp_opts_len(&seg->opt);
+	if (optlen > TCP_OPT_MAX || seg->len > 0xffff ||
+	    IP4_HDR_MIN + TCP_HDR_MIN + optlen + seg->len > 0xffff || (seg->len > 0 && !seg->data))
+		return -1;
+	return (long)optlen;
+}
+
+size_t tcp_emit_headers(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t ip_id, bool tcp_csum)
+{
+	long optlen = emit_check(seg);
+	if (optlen < 0 || IP4_HDR_MIN + TCP_HDR_MIN + (size_t)optlen > cap)
+		return 0;
+	return write_headers(buf, seg, (size_t)optlen, seg->data, ip_id, tcp_csum);
+}
+
+size_t tcp_emit_ex(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t ip_id, bool tcp_csum)
+{
+	long optlen = emit_check(seg);
+	size_t hlen = IP4_HDR_MIN + TCP_HDR_MIN + (size_t)optlen;
+	if (optlen < 0 || hlen + seg->len > cap)
+		return 0;
+	/* the caller may have placed the payload already (no second copy) */
+	if (seg->len > 0 && seg->data != buf + hlen)
+		memmove(buf + hlen, seg->data, seg->len);
+	return write_headers(buf, seg, (size_t)optlen, buf + hlen, ip_id, tcp_csum) + seg->len;
 }

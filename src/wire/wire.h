@@ -51,11 +51,18 @@ struct ip4_view {
 	uint8_t hlen;           /* bytes */
 	bool df;
 	const uint8_t *payload; /* after the IPv4 header */
-	size_t payload_len;     /* total length - hlen (link padding removed) */
+	size_t payload_len;     /* bytes there: total length - hlen - tail_len (link padding removed) */
+	const uint8_t *tail;    /* the rest of the datagram, held elsewhere (ip4_parse_split) */
+	size_t tail_len;
 };
 /* Validate and view one IPv4 datagram (version, IHL, total length, header
  * checksum, no fragments). */
 enum wire_err ip4_parse(const uint8_t *pkt, size_t len, struct ip4_view *ip);
+/* The same for a datagram in two pieces: pkt holds the IPv4 header and
+ * what follows it up to tail, which holds the last tail_len bytes; the
+ * total length must be exactly len + tail_len. */
+enum wire_err ip4_parse_split(const uint8_t *pkt, size_t len, const uint8_t *tail, size_t tail_len,
+			      struct ip4_view *ip);
 
 /* ---- TCP ---- */
 #define TCP_HDR_MIN 20
@@ -135,6 +142,11 @@ size_t tcp_emit(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t ip
 /* The same, leaving the TCP checksum 0 when tcp_csum is false (a link that
  * offloads it). A payload already at its place in buf is not copied. */
 size_t tcp_emit_ex(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t ip_id, bool tcp_csum);
+/* Only the IPv4 and TCP headers of the datagram carrying `seg`, for a
+ * payload the caller hands over separately (seg->data, seg->len; summed
+ * into the TCP checksum when tcp_csum). Returns the headers' length, or 0
+ * if they do not fit in `cap` or the datagram would pass 65535 bytes. */
+size_t tcp_emit_headers(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t ip_id, bool tcp_csum);
 
 /* ---- the tcpdump-style printer ---- */
 /* tcpdump prints sequence numbers relative to the ISN of each direction once

@@ -279,6 +279,30 @@ static void hook_output(void *ctx, const uint8_t *pkt, size_t len)
 	net_inject(nd->net, pkt, len);
 }
 
+/* ops.output_ref: a TCP segment by reference. The queue keeps its headers
+ * and where its payload is, in the sender's send ring; the receiver reads
+ * it from there (synfin_input_split). Once the queues are empty no
+ * reference is left, and net_drain releases every stack's. */
+#define REF_BIT 0x80000000u
+struct ref_hdr {
+	const uint8_t *payload;
+	uint64_t len;
+};
+
+static void hook_output_ref(void *ctx, const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
+			    size_t len)
+{
+	struct net_node *nd = ctx;
+	int dst = route(nd->net, hdr, hdr_len);
+	if (dst < 0)
+		return;
+	uint8_t *room = queue_room(nd->net, sizeof(struct ref_hdr) + hdr_len);
+	struct ref_hdr r = {payload, len};
+	memcpy(room, &r, sizeof r);
+	memcpy(room + sizeof r, hdr, hdr_len);
+	queue_commit(nd->net, (uint32_t)dst | REF_BIT, sizeof r + hdr_len);
+}
+
 void net_inject(struct net *net, const uint8_t *pkt, size_t len)
 {
 	int dst = route(net, pkt, len);
@@ -313,6 +337,7 @@ struct net *net_create(int n, const struct synfin_config *const *cfg, uint64_t s
 			.ctx = nd,
 			.output = hook_output,
 			.tx_buf = hook_tx_buf,
+			.output_ref = hook_output_ref,
 			.alloc = hook_alloc,
 			.free = hook_free,
 		};
@@ -358,15 +383,29 @@ bool net_drain(struct net *net)
 	 * livelock into an error. */
 	for (uint32_t round = 0; round < 10000000u; round++) {
 		struct pktq *in = &net->q[net->out];
-		if (in->len == 0)
+		if (in->len == 0) {
+			/* nothing queued: no payload reference is left */
+			for (int i = 0; i < net->n; i++)
+				synfin_tx_release(net->st[i]);
 			return true;
+		}
 		net->out ^= 1;
 		for (size_t off = 0; off < in->len;) {
 			uint32_t h[2];
 			memcpy(h, in->buf + off, sizeof h);
-			synfin_input(net->st[h[1]], in->buf + off + PKT_HDR, h[0], net->now);
+			const uint8_t *d = in->buf + off + PKT_HDR;
+			if (h[1] & REF_BIT) {
+				struct ref_hdr r;
+				memcpy(&r, d, sizeof r);
+				size_t hl = h[0] - sizeof r;
+				synfin_input_split(net->st[h[1] & ~REF_BIT], d + sizeof r, hl, r.payload,
+						   (size_t)r.len, net->now);
+				net->bytes += hl + r.len;
+			} else {
+				synfin_input(net->st[h[1]], d, h[0], net->now);
+				net->bytes += h[0];
+			}
 			net->pkts++;
-			net->bytes += h[0];
 			off += PKT_HDR + ((h[0] + 7u) & ~7u);
 		}
 		in->len = 0;
