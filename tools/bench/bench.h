@@ -95,7 +95,7 @@ static inline uint32_t net_ip(const struct net *net, int i)
 #define CG_WARMUP 5000 /* callgrind: cycles before the counted ones */
 #define CG_CYCLES 2000
 #define BULK_BUF (256u << 10) /* send and receive buffers of the bulk connection */
-#define BULK_COPIES 4         /* memcpy passes over each byte of a bulk transfer */
+#define BULK_COPIES 3         /* memcpy passes over each byte of a bulk transfer */
 struct sf_cycles {
 	double cycles_per_s;
 	double ns_per_cycle;

@@ -600,9 +600,10 @@ int main(int argc, char **argv)
 	if (!isnan(l_bulk2))
 		printf("  bulk: Linux with the sender on a second core: %.0f MiB/s (for reference; the target uses one core)\n",
 		       l_bulk2);
-	printf("  bulk bound: each byte is copied %d times (app -> send ring, send ring -> the datagram, "
-	       "built in the link queue's buffer [ops.tx_buf], datagram -> receive ring, ring -> app); the in-process link "
-	       "offloads the TCP checksum as loopback does: memcpy %.1f GiB/s / %d copies = %.0f MiB/s at best\n",
+	printf("  bulk bound: each byte is copied %d times (app -> send ring; send ring -> receive ring, the "
+	       "link handing the payload over by reference [ops.output_ref, synfin_input_split]; ring -> app); the "
+	       "in-process link offloads the TCP checksum as loopback does: memcpy %.1f GiB/s / %d copies = %.0f "
+	       "MiB/s at best\n",
 	       BULK_COPIES, mc_cache, BULK_COPIES, mc_cache * 1024 / BULK_COPIES);
 	printf("  memory (%u of each, bytes asked of ops.alloc per item): established idle %.1f server side "
 	       "[%s], %.1f client side; after 64 bytes each way (%u connections): %.0f\n",
