@@ -44,8 +44,14 @@ $(B)/synfin-sock: $(SOCK_SRC:%.c=$(B)/obj/%.o) $(DEV_SRC:%.c=$(B)/obj/%.o) $(B)/
 # is built as a release build: the core and the bench at -O3 with
 # link-time optimization (the core's calls across files, such as the
 # parser's from the input path, are inlined), never sanitizers.
+# With gcc on x86-64, small fixed-size memset/memcpy (zeroing a 224-byte
+# block) are expanded as vector stores, not `rep stos`, whose start-up
+# costs tens of cycles on AMD Zen (measured: -5% per connection cycle).
 R = build/rel
-REL_OPT ?= -O3 -g $(if $(findstring clang,$(shell $(CC) --version 2>/dev/null | head -1)),-flto,-flto=auto)
+REL_IS_CLANG := $(findstring clang,$(shell $(CC) --version 2>/dev/null | head -1))
+REL_IS_X86 := $(findstring x86_64,$(shell $(CC) -dumpmachine 2>/dev/null))
+REL_STRINGOPS = $(if $(REL_IS_X86),$(if $(REL_IS_CLANG),,-mmemset-strategy=vector_loop:2048:noalign,libcall:-1:noalign -mmemcpy-strategy=vector_loop:2048:noalign,libcall:-1:noalign))
+REL_OPT ?= -O3 -g $(if $(REL_IS_CLANG),-flto,-flto=auto) $(REL_STRINGOPS)
 REL_CFLAGS = $(CSTD) $(WARN) $(REL_OPT) -Iinclude -Isrc $(CFLAGS)
 $(R)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
