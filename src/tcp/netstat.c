@@ -96,7 +96,7 @@ size_t synfin_netstat(const struct synfin_stack *st, char *buf, size_t cap)
 		for (const struct tcb *tp = st->conn_hash[i]; tp; tp = tp->hnext)
 			tcb_row(st, &o, tp);
 	for (uint32_t i = 0; i <= st->tw_mask; i++) {
-		for (const struct tw *tw = st->tw_hash[i]; tw; tw = tw->hnext) {
+		for (const struct tw *tw = tw_chain_next(st, i, NULL); tw; tw = tw_chain_next(st, i, tw)) {
 			char l[32], f[32], t[48];
 			endpoint(l, sizeof l, st->ip, tw->lport);
 			endpoint(f, sizeof f, tw->faddr, tw->fport);

@@ -97,6 +97,17 @@ int synfin_check(const struct synfin_stack *st, char *why, size_t cap)
 				return -1;
 		}
 	}
+	uint32_t ntw = 0;
+	for (uint32_t b = 0; b <= st->tw_mask; b++) {
+		for (const struct tw *tw = tw_chain_next(st, b, NULL); tw && ntw <= st->ntw;
+		     tw = tw_chain_next(st, b, tw), ntw++) {
+			if ((tcp_tuple_hash(st, st->ip, tw->lport, tw->faddr, tw->fport) & st->tw_mask) != b ||
+			    (tw->flags & TWF_DEAD))
+				return snprintf(why, cap, "TIME_WAIT bucket %u holds a record of elsewhere or a dead one", b), -1;
+		}
+	}
+	if (ntw != st->ntw)
+		return snprintf(why, cap, "TIME_WAIT table holds %u records, counted %u", ntw, st->ntw), -1;
 	for (const struct tw *tw = st->tw_head; tw && tw->qnext; tw = tw->qnext)
 		if (tw->qnext->expire < tw->expire)
 			return snprintf(why, cap, "TIME_WAIT FIFO out of order"), -1;

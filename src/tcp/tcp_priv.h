@@ -202,7 +202,7 @@ struct tcb {
  * a fresh copy; a record that leaves early (RST, reopen) is marked dead and
  * freed when the FIFO reaches it. */
 struct tw {
-	struct tw *hnext;     /* 4-tuple hash chain (live records only) */
+	struct tw *hnext;     /* 4-tuple hash chain, a circle per bucket (live records only) */
 	struct tw *qnext;     /* the expiry FIFO */
 	synfin_time_t expire;
 	uint32_t faddr;
@@ -429,6 +429,9 @@ void tcp_input(struct synfin_stack *st, const struct tcp_seg *seg);
 void tw_enter(struct synfin_stack *st, struct tcb *tp, const char *cause);
 struct tw *tw_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
 		     uint32_t faddr, uint16_t fport);
+/* the records of a hash bucket, oldest first: NULL gives the first, and
+ * NULL comes after the last */
+const struct tw *tw_chain_next(const struct synfin_stack *st, uint32_t bucket, const struct tw *tw);
 /* Returns true if the segment was consumed; false if a SYN reopened the
  * 4-tuple and should now be processed by the listener (iss filled). */
 bool tw_input(struct synfin_stack *st, struct tw *tw, const struct tcp_seg *seg,

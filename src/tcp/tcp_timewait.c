@@ -14,6 +14,23 @@
  * connection matched, and the table is most of a record's overhead. */
 #define TW_LOAD 4
 
+/* Each bucket chains its records in a circle, oldest to newest, and points
+ * at the newest: a record goes in after the newest, and the one that
+ * expires (the oldest of its bucket, since every record lives the same
+ * 2MSL) comes out next to where the bucket points, without a walk over
+ * the others, which are cold by then. */
+static void chain_add(struct tw **bucket, struct tw *tw)
+{
+	struct tw *newest = *bucket;
+	if (newest) {
+		tw->hnext = newest->hnext;
+		newest->hnext = tw;
+	} else {
+		tw->hnext = tw;
+	}
+	*bucket = tw;
+}
+
 static void tw_grow(struct synfin_stack *st)
 {
 	uint32_t nmask = st->tw_mask * 2 + 1;
@@ -21,17 +38,31 @@ static void tw_grow(struct synfin_stack *st)
 	if (!nh)
 		return;
 	for (uint32_t i = 0; i <= st->tw_mask; i++) {
-		while (st->tw_hash[i]) {
-			struct tw *tw = st->tw_hash[i];
-			st->tw_hash[i] = tw->hnext;
+		struct tw *newest = st->tw_hash[i];
+		if (!newest)
+			continue;
+		/* oldest first, so that each new circle keeps the order */
+		struct tw *tw = newest->hnext;
+		for (;;) {
+			struct tw *next = tw->hnext;
 			uint32_t h = tcp_tuple_hash(st, st->ip, tw->lport, tw->faddr, tw->fport) & nmask;
-			tw->hnext = nh[h];
-			nh[h] = tw;
+			chain_add(&nh[h], tw);
+			if (tw == newest)
+				break;
+			tw = next;
 		}
 	}
 	st_free(st, st->tw_hash, (st->tw_mask + 1) * sizeof *st->tw_hash);
 	st->tw_hash = nh;
 	st->tw_mask = nmask;
+}
+
+const struct tw *tw_chain_next(const struct synfin_stack *st, uint32_t bucket, const struct tw *tw)
+{
+	const struct tw *newest = st->tw_hash[bucket];
+	if (!newest || tw == newest)
+		return NULL;
+	return tw ? tw->hnext : newest->hnext;
 }
 
 struct tw *tw_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
@@ -40,9 +71,9 @@ struct tw *tw_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t lpo
 	if (st->ntw == 0 || laddr != st->ip)
 		return NULL;
 	uint32_t h = tcp_tuple_hash(st, laddr, lport, faddr, fport) & st->tw_mask;
-	for (struct tw *tw = st->tw_hash[h]; tw; tw = tw->hnext)
+	for (const struct tw *tw = tw_chain_next(st, h, NULL); tw; tw = tw_chain_next(st, h, tw))
 		if (tw->lport == lport && tw->fport == fport && tw->faddr == faddr)
-			return tw;
+			return (struct tw *)tw;
 	return NULL;
 }
 
@@ -51,21 +82,28 @@ static void hash_insert(struct synfin_stack *st, struct tw *tw)
 	if (st->ntw >= TW_LOAD * (st->tw_mask + 1))
 		tw_grow(st);
 	uint32_t h = tcp_tuple_hash(st, st->ip, tw->lport, tw->faddr, tw->fport) & st->tw_mask;
-	tw->hnext = st->tw_hash[h];
-	st->tw_hash[h] = tw;
+	chain_add(&st->tw_hash[h], tw);
 	st->ntw++;
 }
 
 static void hash_unlink(struct synfin_stack *st, struct tw *tw)
 {
 	uint32_t h = tcp_tuple_hash(st, st->ip, tw->lport, tw->faddr, tw->fport) & st->tw_mask;
-	for (struct tw **pp = &st->tw_hash[h]; *pp; pp = &(*pp)->hnext) {
-		if (*pp == tw) {
-			*pp = tw->hnext;
-			st->ntw--;
-			break;
-		}
+	struct tw *newest = st->tw_hash[h];
+	/* the predecessor in the circle: for the oldest, the newest itself */
+	struct tw *prev = newest;
+	for (uint32_t guard = 0; prev && prev->hnext != tw && guard <= st->ntw; guard++)
+		prev = prev->hnext;
+	if (!prev || prev->hnext != tw)
+		return; /* not in the table */
+	if (prev == tw)
+		st->tw_hash[h] = NULL; /* it was alone */
+	else {
+		prev->hnext = tw->hnext;
+		if (newest == tw)
+			st->tw_hash[h] = prev;
 	}
+	st->ntw--;
 	tw->hnext = NULL;
 }
 
