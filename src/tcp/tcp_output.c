@@ -265,13 +265,18 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 	if (x && x->ca_state == CA_RECOVERY && (tp->t_flags & TF_SACK_PERMIT)) {
 		uint32_t mss = tcp_effective_mss(tp);
 		uint32_t hseq, hlen;
+		bool resent = false;
 		for (int guard = 0; guard < 1024 && tcp_pipe(tp) + mss <= tp->cwnd &&
 				    tcp_sack_next_hole(tp, &hseq, &hlen);
 		     guard++) {
 			uint32_t n = hlen < mss ? hlen : mss;
 			tcp_retransmit(st, tp, hseq, n);
 			x->high_rxt = hseq + n;
+			resent = true;
 		}
+		/* the recovery probe counts from the newest resend */
+		if (resent)
+			tcp_arm_rexmt(st, tp);
 	}
 	/* Each round sends one segment; a round that sends nothing ends the
 	 * loop, and the window bounds how much data rounds there can be. The

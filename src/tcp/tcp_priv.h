@@ -36,6 +36,7 @@ struct heap_ent {
 /* ops.output_ref takes payloads from this size on; a smaller one is
  * copied, which costs less than pinning the ring for it */
 #define TX_REF_MIN 512
+#define RPROBE_MAX 6 /* recovery probes before the RTO takes over */
 #define OC_SLOTS 6 /* object cache: tcb, extension, TIME_WAIT, three ring sizes */
 #define HEAP_D 8 /* children per node: a shallow heap moves few (cold) entries */
 
@@ -122,6 +123,7 @@ struct tcb_ext {
 	uint32_t last_send_ms; /* when data last went out, for the restart after idle */
 	uint8_t limited;       /* RFC 3042: segments limited transmit may add */
 	uint8_t tlp_out;       /* a tail loss probe is out, not yet answered */
+	uint8_t rprobes;       /* recovery probes since SND.UNA last advanced */
 	uint32_t oow_ack_ms;   /* when we last answered an out-of-window bare ACK */
 	uint32_t una_rxt_ms;   /* when the segment at SND.UNA was last resent, 0: not known */
 	uint32_t last_rxt_ms;  /* when anything was last resent in this recovery */

@@ -173,6 +173,8 @@ static void enter_recovery(struct synfin_stack *st, struct tcb *tp)
 		tcp_retransmit(st, tp, tp->snd_una, len);
 		x->high_rxt = tp->snd_una + len;
 	}
+	x->rprobes = 0;
+	tcp_arm_rexmt(st, tp); /* the recovery probe, from now */
 }
 
 /* HyStart++ (RFC 9406 4.2), its delay test: slow start ends when a
@@ -220,6 +222,7 @@ void tcp_recovery_ack(struct synfin_stack *st, struct tcb *tp, uint32_t acked, u
 	x->bytes_acked += acked;
 	x->limited = 0;
 	x->tlp_out = 0;
+	x->rprobes = 0;
 	switch (x->ca_state) {
 	case CA_RECOVERY:
 		if (seq_geq(tp->snd_una, x->recover)) {
@@ -391,6 +394,13 @@ uint32_t tcp_sack_skip(const struct tcb *tp, uint32_t seq)
  * lost, no duplicate ACK ever comes and only the RTO (1 s at least) would
  * find them; a probe after about two RTTs draws an ACK whose SACK blocks
  * start fast recovery instead. One probe per flight; SACK needed. */
+/* The probe timeout (RFC 8985 7.2): two RTTs, at least 10 ms. */
+static synfin_time_t probe_timeout(const struct tcb *tp)
+{
+	synfin_time_t pto = 2 * (synfin_time_t)tp->srtt;
+	return pto < SYNFIN_MS(10) ? SYNFIN_MS(10) : pto;
+}
+
 void tcp_arm_rexmt(struct synfin_stack *st, struct tcb *tp)
 {
 	struct tcb_ext *x = tp->x;
@@ -400,13 +410,26 @@ void tcp_arm_rexmt(struct synfin_stack *st, struct tcb *tp)
 		return;
 	}
 	synfin_time_t when = st->now + tp->rto;
+	/* In SACK recovery, once the first hole has been resent: a probe
+	 * after the PTO (doubling with each probe that brings no progress)
+	 * instead of the RTO. A resent segment that is lost again, with no
+	 * more ACKs on the way to say so, then costs a few RTTs, not the
+	 * 1 s RTO floor (RACK's reordering timer, RFC 8985 6.2, kept simple). */
+	if (sack_on(tp) && x->ca_state == CA_RECOVERY && x->rprobes < RPROBE_MAX && tp->srtt &&
+	    seq_lt(tp->snd_una, x->high_rxt)) {
+		synfin_time_t pto = probe_timeout(tp) << x->rprobes;
+		if (st->now + pto < when) {
+			when = st->now + pto;
+			tp->t_flags |= TF_TLP;
+		}
+		tp->t_rexmt = when;
+		return;
+	}
 	if (sack_on(tp) && x->ca_state == CA_OPEN && !x->tlp_out && tp->srtt &&
 	    TCPS_HAVEESTABLISHED(tp->state) && tcp_snd_pending(tp) > 0) {
-		synfin_time_t pto = 2 * (synfin_time_t)tp->srtt;
+		synfin_time_t pto = probe_timeout(tp);
 		if (tp->snd_max - tp->snd_una <= tcp_effective_mss(tp))
 			pto += SYNFIN_MS(200); /* a lone segment may wait for a delayed ACK */
-		if (pto < SYNFIN_MS(10))
-			pto = SYNFIN_MS(10);
 		if (st->now + pto < when) {
 			when = st->now + pto;
 			tp->t_flags |= TF_TLP;
@@ -415,10 +438,39 @@ void tcp_arm_rexmt(struct synfin_stack *st, struct tcb *tp)
 	tp->t_rexmt = when;
 }
 
+/* The recovery probe fired: nothing has acknowledged the resent first
+ * hole for the PTO. Its retransmission (and those after it) are taken as
+ * lost: the holes go again from SND.UNA, at least the first one. */
+static void recovery_probe(struct synfin_stack *st, struct tcb *tp)
+{
+	struct tcb_ext *x = tp->x;
+	x->rprobes++;
+	x->high_rxt = tp->snd_una;
+	x->una_rxt_ms = 0;
+	uint64_t before = st->stats.rexmits;
+	tcp_output(st, tp);
+	if (st->stats.rexmits == before) {
+		uint32_t mss = tcp_effective_mss(tp), hseq, hlen;
+		uint32_t len = tcp_snd_pending(tp) < mss ? tcp_snd_pending(tp) : mss;
+		if (tcp_sack_next_hole(tp, &hseq, &hlen) && hseq == tp->snd_una && hlen < len)
+			len = hlen;
+		if (len) {
+			tcp_retransmit(st, tp, tp->snd_una, len);
+			x->high_rxt = tp->snd_una + len;
+		}
+	}
+	tcp_arm_rexmt(st, tp);
+	tcp_timer_update(st, tp);
+}
+
 void tcp_tlp_fire(struct synfin_stack *st, struct tcb *tp)
 {
 	struct tcb_ext *x = tp->x;
 	tp->t_flags &= ~TF_TLP;
+	if (x->ca_state == CA_RECOVERY) {
+		recovery_probe(st, tp);
+		return;
+	}
 	x->tlp_out = 1;
 	uint32_t pending = tcp_snd_pending(tp);
 	uint32_t mss = tcp_effective_mss(tp);
