@@ -174,6 +174,8 @@ static void transfer(bool csum_offload)
 			if (w > 0)
 				sent += (uint64_t)w;
 		}
+		char why[160];
+		ASSERT_MSG(synfin_check(l->st[0], why, sizeof why) == 0, "%s", why);
 		if (round % 3 == 2)
 			rl_release(l);
 		for (;;) {

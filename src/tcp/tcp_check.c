@@ -60,8 +60,8 @@ static int check_tcb(const struct synfin_stack *st, const struct tcb *tp, char *
 			if (r->ooo[i].off + r->ooo[i].len > r->cap - r->len)
 				return fail(why, cap, tp, "out-of-order range past the receive buffer");
 	}
-	if (tp->u.b.snd && tp->u.b.snd->len > tp->u.b.snd->cap)
-		return fail(why, cap, tp, "send ring over its size");
+	if (tp->u.b.snd && (uint64_t)tp->u.b.snd->len + tcp_snd_hold(st, tp->u.b.snd) > tp->u.b.snd->cap)
+		return fail(why, cap, tp, "send ring (with the bytes held for the driver) over its size");
 	if (tp->tmr.idx != TMR_NONE && (tp->tmr.idx >= st->heap_len || st->heap[tp->tmr.idx].t != &tp->tmr))
 		return fail(why, cap, tp, "timer heap slot does not point back");
 	/* the heap may hold a deadline early (tcp_timer_update is lazy about
