@@ -687,9 +687,24 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 	tcp_output(st, tp);
 }
 
+/* The connection a segment belongs to. Consecutive segments mostly go to
+ * one connection (a transfer, an exchange): the last one is tried first,
+ * as 4.4BSD's one-behind cache did, before the hash table. */
+static struct tcb *demux(struct synfin_stack *st, const struct tcp_seg *seg)
+{
+	struct tcb *tp = st->last_in;
+	if (tp && tp->lport == seg->dport && tp->fport == seg->sport && tp->faddr == seg->saddr &&
+	    tp->laddr == seg->daddr)
+		return tp;
+	tp = tcp_lookup(st, seg->daddr, seg->dport, seg->saddr, seg->sport);
+	if (tp)
+		st->last_in = tp;
+	return tp;
+}
+
 void tcp_input(struct synfin_stack *st, const struct tcp_seg *seg)
 {
-	struct tcb *tp = tcp_lookup(st, seg->daddr, seg->dport, seg->saddr, seg->sport);
+	struct tcb *tp = demux(st, seg);
 	uint32_t iss = 0;
 
 	if (!tp) {

@@ -246,6 +246,7 @@ struct synfin_stack {
 	uint64_t hkey[2];     /* the 4-tuple tables' hash key */
 	struct synfin_stats stats;
 
+	struct tcb *last_in;  /* the block the last segment went to (one-behind cache, 4.4BSD) */
 	struct tcb **conn_hash;
 	uint16_t *conn_tag;   /* per bucket: the head's hash tag, bit 0 set if it may have a successor */
 	uint32_t conn_mask, nconn;

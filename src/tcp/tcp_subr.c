@@ -167,6 +167,8 @@ void tcp_hash_remove(struct synfin_stack *st, struct tcb *tp)
 			}
 		}
 	} else {
+		if (st->last_in == tp)
+			st->last_in = NULL;
 		uint32_t b = tcb_hash(st, tp) & st->conn_mask;
 		struct tcb *head = st->conn_hash[b];
 		if (head == tp) {
