@@ -1,8 +1,10 @@
 /*
- * Timers. Every connection block and TIME_WAIT record has one entry in a
- * binary min-heap of absolute deadlines: the earliest of its own timers.
- * Nothing ever scans all connections; synfin_next_deadline() is the heap's
- * top. The expiry handlers follow RFC 9293 3.8 / RFC 6298 / RFC 1122.
+ * Timers. Every connection block with a deadline has one entry in an
+ * 8-ary min-heap of absolute deadlines: the earliest of its own timers,
+ * kept lazily (tcp_timer_update). TIME_WAIT records expire through their
+ * own FIFO (tcp_timewait.c). Nothing ever scans all connections;
+ * synfin_next_deadline() is the heap's settled top. The expiry handlers
+ * follow RFC 9293 3.8 / RFC 6298 / RFC 1122.
  */
 #include <errno.h>
 #include <stddef.h>
