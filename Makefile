@@ -17,7 +17,8 @@ HDRS     = $(wildcard include/synfin/*.h) $(wildcard src/*/*.h) $(wildcard tools
 B = build
 A = build/asan
 
-.PHONY: all demo test deps clang-check valgrind clean bench fuzz
+.PHONY: all demo test deps clang-check valgrind clean bench fuzz FORCE
+FORCE:
 
 all: $(B)/synfin-lab $(B)/libsynfin.a $(B)/synfin-sock
 
@@ -53,11 +54,15 @@ REL_IS_X86 := $(findstring x86_64,$(shell $(CC) -dumpmachine 2>/dev/null))
 REL_STRINGOPS = $(if $(REL_IS_X86),$(if $(REL_IS_CLANG),,-mmemset-strategy=vector_loop:2048:noalign,libcall:-1:noalign -mmemcpy-strategy=vector_loop:2048:noalign,libcall:-1:noalign))
 REL_OPT ?= -O3 -g $(if $(REL_IS_CLANG),-flto,-flto=auto) $(REL_STRINGOPS)
 REL_CFLAGS = $(CSTD) $(WARN) $(REL_OPT) -Iinclude -Isrc $(CFLAGS)
-$(R)/obj/%.o: %.c $(HDRS)
+# the flags in a file that changes only when they do: new flags, new objects
+$(R)/flags: FORCE
+	@mkdir -p $(R)
+	@echo '$(CC) $(REL_CFLAGS)' | cmp -s - $@ || echo '$(CC) $(REL_CFLAGS)' > $@
+$(R)/obj/%.o: %.c $(HDRS) $(R)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) -c $< -o $@
-$(B)/synfin-bench: $(BENCH_SRC:%.c=$(R)/obj/%.o) $(CORE_SRC:%.c=$(R)/obj/%.o)
-	$(CC) $(REL_CFLAGS) -o $@ $^ -lm -pthread
+$(B)/synfin-bench: $(BENCH_SRC:%.c=$(R)/obj/%.o) $(CORE_SRC:%.c=$(R)/obj/%.o) $(R)/flags
+	$(CC) $(REL_CFLAGS) -o $@ $(filter %.o,$^) -lm -pthread
 
 # ---- AddressSanitizer + UndefinedBehaviorSanitizer build, used by make test ----
 $(A)/obj/%.o: %.c $(HDRS)
