@@ -235,7 +235,7 @@ static bool window_update_due(const struct tcb *tp)
  * ACK owed, no probe, no recovery, every byte and the FIN (if it is due)
  * already sent. Then the loop below would send nothing and arm nothing,
  * and only a window update could change that. */
-static bool nothing_to_send(const struct tcb *tp)
+bool tcp_nothing_to_send(const struct tcb *tp)
 {
 	if (!TCPS_HAVEESTABLISHED(tp->state) || (tp->t_flags & (TF_ACKNOW | TF_FORCE)) ||
 	    (tp->x && tp->x->ca_state == CA_RECOVERY))
@@ -249,7 +249,7 @@ static bool nothing_to_send(const struct tcb *tp)
 void tcp_output(struct synfin_stack *st, struct tcb *tp)
 {
 	struct tcb_ext *x = tp->x;
-	if (nothing_to_send(tp)) {
+	if (tcp_nothing_to_send(tp)) {
 		tcp_timer_update(st, tp);
 		return;
 	}

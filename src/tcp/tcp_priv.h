@@ -393,6 +393,9 @@ bool tcp_challenge_ack_allowed(struct synfin_stack *st);
 
 /* ---- tcp_output.c: the one place that decides what to send ---- */
 void tcp_output(struct synfin_stack *st, struct tcb *tp);
+/* tcp_output() would send nothing and arm nothing (it would only re-key
+ * the timers, which only a change of t_rexmt/t_keep/t_delack needs) */
+bool tcp_nothing_to_send(const struct tcb *tp);
 /* A reply that belongs to no connection (RST, or an ACK from TIME_WAIT). */
 void tcp_respond(struct synfin_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
 		 uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,

@@ -327,8 +327,9 @@ long synfin_recv(struct synfin_stack *st, int fd, void *buf, size_t len)
 	struct ring *r = tp->u.b.rcv;
 	if (r && r->len && !(tp->t_flags & TF_RCV_SHUT)) {
 		uint32_t n = ring_read(r, buf, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
-		/* reading may open the window enough to be worth saying */
-		if (tp->state != TCPS_CLOSED)
+		/* reading may open the window enough to be worth saying (no
+		 * deadline changed: when nothing is due there is no call) */
+		if (tp->state != TCPS_CLOSED && !tcp_nothing_to_send(tp))
 			tcp_output(st, tp);
 		return (long)n;
 	}
