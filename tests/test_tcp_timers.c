@@ -461,16 +461,27 @@ TEST(later_deadline_is_settled_lazily_never_fired_early)
 
 /* ==== zero-window probes (persist) ==== */
 
-TEST(persist_first_probe_after_persist_min)
+/* Persist bounds 5 s to 60 s (`retries`: 0 for the default); established
+ * (active open); at T0 + 10 ms the peer shuts its window, and the
+ * application has 10 bytes to send. */
+static struct harness *persist_fixture(uint32_t retries)
 {
 	struct synfin_config cfg;
 	h_config(&cfg);
 	cfg.persist_min = SEC(5);
 	cfg.persist_max = SEC(60);
+	if (retries)
+		cfg.retries = retries;
 	struct harness *h = h_new(&cfg);
 	h_established(h, ACTIVE);
 	SEND(h, T0 + MS(10), .flags = TH_ACK, .seq = IRS + 1, .ack = ISS + 1, .wnd = WND_ZERO);
 	APP_SEND(h, ISS + 1, 10);
+	return h;
+}
+
+TEST(persist_first_probe_after_persist_min)
+{
+	struct harness *h = persist_fixture(0);
 	EXPECT_NONE(h);
 	/* RTO is 1 s, raised to persist_min */
 	EXPECT_DEADLINE(h, T0 + MS(10) + SEC(5));
@@ -484,15 +495,7 @@ TEST(persist_first_probe_after_persist_min)
 
 TEST(persist_probes_continue_while_answered)
 {
-	struct synfin_config cfg;
-	h_config(&cfg);
-	cfg.persist_min = SEC(5);
-	cfg.persist_max = SEC(60);
-	cfg.retries = 3;
-	struct harness *h = h_new(&cfg);
-	h_established(h, ACTIVE);
-	SEND(h, T0 + MS(10), .flags = TH_ACK, .seq = IRS + 1, .ack = ISS + 1, .wnd = WND_ZERO);
-	APP_SEND(h, ISS + 1, 10);
+	struct harness *h = persist_fixture(3);
 	EXPECT_NONE(h);
 	synfin_time_t last = T0 + MS(10);
 	synfin_time_t prev_gap = 0;
@@ -526,14 +529,7 @@ TEST(persist_probes_continue_while_answered)
 
 TEST(persist_unanswered_probe_is_repeated)
 {
-	struct synfin_config cfg;
-	h_config(&cfg);
-	cfg.persist_min = SEC(5);
-	cfg.persist_max = SEC(60);
-	struct harness *h = h_new(&cfg);
-	h_established(h, ACTIVE);
-	SEND(h, T0 + MS(10), .flags = TH_ACK, .seq = IRS + 1, .ack = ISS + 1, .wnd = WND_ZERO);
-	APP_SEND(h, ISS + 1, 10);
+	struct harness *h = persist_fixture(0);
 	STEP_TO(h, T0 + MS(10) + SEC(5));
 	EXPECT_SEG(h, TH_ACK, ISS + 1, IRS + 1, 1);
 	/* the probe (or its answer) is lost: the sender must keep probing
@@ -548,13 +544,7 @@ TEST(persist_unanswered_probe_is_repeated)
 
 TEST(persist_probe_accepted_byte_advances)
 {
-	struct synfin_config cfg;
-	h_config(&cfg);
-	cfg.persist_min = SEC(5);
-	struct harness *h = h_new(&cfg);
-	h_established(h, ACTIVE);
-	SEND(h, T0 + MS(10), .flags = TH_ACK, .seq = IRS + 1, .ack = ISS + 1, .wnd = WND_ZERO);
-	APP_SEND(h, ISS + 1, 10);
+	struct harness *h = persist_fixture(0); /* (persist_max: the default 60 s) */
 	STEP_TO(h, T0 + MS(10) + SEC(5));
 	EXPECT_SEG(h, TH_ACK, ISS + 1, IRS + 1, 1);
 	/* the peer takes the probe's byte and opens its window */
@@ -566,13 +556,7 @@ TEST(persist_probe_accepted_byte_advances)
 
 TEST(persist_probe_byte_taken_window_still_zero)
 {
-	struct synfin_config cfg;
-	h_config(&cfg);
-	cfg.persist_min = SEC(5);
-	struct harness *h = h_new(&cfg);
-	h_established(h, ACTIVE);
-	SEND(h, T0 + MS(10), .flags = TH_ACK, .seq = IRS + 1, .ack = ISS + 1, .wnd = WND_ZERO);
-	APP_SEND(h, ISS + 1, 10);
+	struct harness *h = persist_fixture(0); /* (persist_max: the default 60 s) */
 	STEP_TO(h, T0 + MS(10) + SEC(5));
 	EXPECT_SEG(h, TH_ACK, ISS + 1, IRS + 1, 1);
 	/* the peer takes the byte but its window is closed again */
