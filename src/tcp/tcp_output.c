@@ -112,14 +112,20 @@ static uint32_t window_to_offer(const struct tcb *tp)
 static uint32_t send_segment(struct synfin_stack *st, struct tcb *tp, uint32_t seq, uint32_t off,
 			     uint32_t len, uint8_t flags, bool send_syn)
 {
+	/* only what emit reads is set: the SACK blocks past opt.nsack are not */
 	struct tcp_seg s;
-	memset(&s, 0, sizeof s);
 	s.saddr = tp->laddr;
 	s.daddr = tp->faddr;
 	s.sport = tp->lport;
 	s.dport = tp->fport;
 	s.flags = flags;
 	s.seq = seq;
+	s.ack = 0;
+	s.urp = 0;
+	s.opt.has = 0;
+	s.opt.nsack = 0;
+	s.data = NULL;
+	s.len = 0;
 	if (tp->state != TCPS_SYN_SENT) {
 		s.flags |= TH_ACK;
 		s.ack = tp->rcv_nxt;

@@ -355,8 +355,15 @@ const struct cc_ops *tcp_cc(const struct tcb *tp);
 
 /* ---- tcp_sack.c: the scoreboard and loss recovery ---- */
 enum { CA_OPEN = 0, CA_DISORDER = 1, CA_RECOVERY = 2, CA_LOSS = 3 };
-/* Merge the SACK blocks of an ACK into the scoreboard (after SND.UNA moved). */
-void tcp_sack_update(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg);
+/* Merge the SACK blocks of an ACK into the scoreboard (after SND.UNA moved).
+ * Most ACKs carry no block and find the scoreboard empty: that test is
+ * inline, the work is not. */
+void tcp_sack_merge(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg);
+static inline void tcp_sack_update(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg)
+{
+	if ((tp->t_flags & TF_SACK_PERMIT) && tp->x && ((seg->opt.has & TOF_SACK) || tp->x->nsacked))
+		tcp_sack_merge(st, tp, seg);
+}
 /* RFC 6675's pipe: bytes believed in the network. */
 uint32_t tcp_pipe(const struct tcb *tp);
 /* The next lost, not yet retransmitted range during SACK recovery. */
@@ -368,8 +375,16 @@ void tcp_recovery_timeout(struct synfin_stack *st, struct tcb *tp);
 /* After a timeout, resending from SND.UNA jumps over SACKed ranges:
  * where SND.NXT should go from `seq`. */
 uint32_t tcp_sack_skip(const struct tcb *tp, uint32_t seq);
-/* Receiver: the SACK blocks to put in our next segment (RFC 2018 4). */
-int tcp_sack_blocks(const struct tcb *tp, struct tcp_sack_block *out, int max);
+/* Receiver: the SACK blocks to put in our next segment (RFC 2018 4); none
+ * (tested inline) unless out-of-order data waits. */
+int tcp_sack_fill(const struct tcb *tp, struct tcp_sack_block *out, int max);
+static inline int tcp_sack_blocks(const struct tcb *tp, struct tcp_sack_block *out, int max)
+{
+	const struct ring *r = tp->u.b.rcv;
+	if (!(tp->t_flags & TF_SACK_PERMIT) || !r || r->nooo == 0 || max <= 0)
+		return 0;
+	return tcp_sack_fill(tp, out, max);
+}
 /* Send `len` bytes from `seq` again (output's helper for recovery). */
 void tcp_retransmit(struct synfin_stack *st, struct tcb *tp, uint32_t seq, uint32_t len);
 /* Arm the retransmission timer for what is outstanding: the tail loss

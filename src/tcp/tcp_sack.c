@@ -78,7 +78,7 @@ static void insert(struct synfin_stack *st, struct tcb_ext *x, uint32_t l, uint3
 	x->sacked[i].right = r;
 }
 
-void tcp_sack_update(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg)
+void tcp_sack_merge(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg)
 {
 	if (!sack_on(tp))
 		return;
@@ -347,7 +347,7 @@ void tcp_recovery_timeout(struct synfin_stack *st, struct tcb *tp)
 	x->high_rxt = tp->snd_una;
 }
 
-int tcp_sack_blocks(const struct tcb *tp, struct tcp_sack_block *out, int max)
+int tcp_sack_fill(const struct tcb *tp, struct tcp_sack_block *out, int max)
 {
 	const struct ring *r = tp->u.b.rcv;
 	if (!(tp->t_flags & TF_SACK_PERMIT) || !r || r->nooo == 0 || max <= 0)

@@ -180,7 +180,11 @@ void tw_enter(struct synfin_stack *st, struct tcb *tp, const char *cause)
 {
 	tcp_set_state(st, tp, TCPS_TIME_WAIT, cause);
 	tcp_user_closed_check(st, tp);
-	struct tw *tw = st_obj_get(st, sizeof *tw, true);
+	/* The port record counts the TIME_WAIT records on its port (a port
+	 * without one is known free); the block still holds it, so it is
+	 * there unless the block never got one. */
+	struct bindb *b = tcp_bind_get(st, tp->lport);
+	struct tw *tw = b ? st_obj_get(st, sizeof *tw, true) : NULL;
 	if (tw) {
 		tw->lport = tp->lport;
 		tw->faddr = tp->faddr;
@@ -194,9 +198,7 @@ void tw_enter(struct synfin_stack *st, struct tcb *tp, const char *cause)
 		hash_insert(st, tw);
 		fifo_append(st, tw);
 		st->stats.tw_created++;
-		struct bindb *b = tcp_bind_get(st, tw->lport);
-		if (b)
-			b->ntw++;
+		b->ntw++;
 	}
 	/* The block itself is done: the record stands for the connection.
 	 * A socket the application still holds reports TIME_WAIT through

@@ -122,9 +122,12 @@ static int bind_ephemeral(struct synfin_stack *st, struct tcb *tp, uint32_t fadd
 	for (uint32_t i = 0; i < n; i++) {
 		uint16_t port = (uint16_t)(st->cfg.ephemeral_lo + (st->ephemeral_next + st->eph_offset) % n);
 		st->ephemeral_next++;
+		/* every block and TIME_WAIT record on a port is counted in
+		 * its port record: a port without one is free, and the tables
+		 * (cold for a port last used long ago) are not searched */
 		const struct bindb *b = tcp_bind_find(st, port);
-		if ((b && b->nopen) || tcp_lookup(st, st->ip, port, faddr, fport) ||
-		    tw_lookup(st, st->ip, port, faddr, fport))
+		if (b && (b->nopen || (b->owners && tcp_lookup(st, st->ip, port, faddr, fport)) ||
+			  (b->ntw && tw_lookup(st, st->ip, port, faddr, fport))))
 			continue;
 		/* the peer is set first, so that the port table counts this
 		 * socket as connected, not as merely bound */

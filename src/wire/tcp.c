@@ -159,6 +159,9 @@ size_t tcp_opts_len(const struct tcp_opts *o)
 {
 	size_t n = 0;
 
+	if (o->has == TOF_TS) /* every segment of a connection with timestamps */
+		return 2 + TCPOLEN_TIMESTAMP;
+
 	if (o->has & TOF_MSS)
 		n += TCPOLEN_MSS;
 	if ((o->has & TOF_SACKPERM) && (o->has & TOF_TS))
@@ -180,6 +183,13 @@ static void emit_opts(uint8_t *p, const struct tcp_opts *o, size_t n)
 {
 	uint8_t *start = p;
 
+	if (o->has == TOF_TS) { /* the common case, as RFC 7323 appendix A lays it out */
+		put32(p, (uint32_t)TCPOPT_NOP << 24 | (uint32_t)TCPOPT_NOP << 16 |
+				 (uint32_t)TCPOPT_TIMESTAMP << 8 | TCPOLEN_TIMESTAMP);
+		put32(p + 4, o->tsval);
+		put32(p + 8, o->tsecr);
+		return;
+	}
 	if (o->has & TOF_MSS) {
 		*p++ = TCPOPT_MSS;
 		*p++ = TCPOLEN_MSS;
