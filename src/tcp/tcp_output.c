@@ -24,7 +24,7 @@ static const uint8_t outflags[TCPS_NSTATES] = {
 	[TCPS_TIME_WAIT] = TH_ACK,
 };
 
-static void emit(struct synfin_stack *st, uint8_t *buf, const struct tcp_seg *seg)
+static SF_HOT_INLINE void emit(struct synfin_stack *st, uint8_t *buf, const struct tcp_seg *seg)
 {
 	size_t n = tcp_emit_ex(buf, st->cfg.mtu, seg, st->ip_id++, !st->cfg.checksum_offload);
 	if (n == 0)
@@ -109,7 +109,7 @@ static uint32_t window_to_offer(const struct tcb *tp)
  * send ring from offset `off`, the flags given (ACK added once
  * synchronized), the window, and the options the connection uses (SACK
  * blocks when we hold out-of-order data). Returns the window offered. */
-static uint32_t send_segment(struct synfin_stack *st, struct tcb *tp, uint32_t seq, uint32_t off,
+static SF_HOT_INLINE uint32_t send_segment(struct synfin_stack *st, struct tcb *tp, uint32_t seq, uint32_t off,
 			     uint32_t len, uint8_t flags, bool send_syn)
 {
 	/* only what emit reads is set: the SACK blocks past opt.nsack are not */

@@ -16,6 +16,15 @@
 #include "tcp/seq.h"
 #include "wire/wire.h"
 
+/* The few steps every segment takes (building and emitting it) are
+ * compiled into their caller: a call and the saving of registers around
+ * it cost as much as the step itself. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SF_HOT_INLINE inline __attribute__((always_inline))
+#else
+#define SF_HOT_INLINE inline
+#endif
+
 /* predicates on states, as 4.4BSD has them */
 #define TCPS_HAVERCVDSYN(s) ((s) >= TCPS_SYN_RCVD)
 #define TCPS_HAVEESTABLISHED(s) ((s) >= TCPS_ESTABLISHED)
