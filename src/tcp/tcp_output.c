@@ -232,6 +232,12 @@ static bool window_update_due(const struct tcb *tp)
 {
 	if (tp->state == TCPS_SYN_SENT || (tp->t_flags & TF_RCV_SHUT))
 		return false;
+	/* The window offered is at most the free room or what is already
+	 * offered: when the room reaches no further than the edge we
+	 * advertised (nothing read since, the usual case after input), the
+	 * edge cannot move. */
+	if (seq_leq(tp->rcv_nxt + tcp_rcv_space(tp), tp->rcv_adv))
+		return false;
 	uint32_t win = window_to_offer(tp);
 	uint32_t adv = seq_gt(tp->rcv_nxt + win, tp->rcv_adv) ? tp->rcv_nxt + win - tp->rcv_adv : 0;
 	return adv >= 2 * tcp_effective_mss(tp) || 2 * adv >= tp->rcvbuf;
