@@ -25,13 +25,6 @@
 #define SF_HOT_INLINE inline
 #endif
 
-/* A hint to bring a block the stack will soon need into the cache. */
-#if defined(__GNUC__) || defined(__clang__)
-#define SF_PREFETCH(p) __builtin_prefetch(p)
-#else
-#define SF_PREFETCH(p) ((void)(p))
-#endif
-
 /* predicates on states, as 4.4BSD has them */
 #define TCPS_HAVERCVDSYN(s) ((s) >= TCPS_SYN_RCVD)
 #define TCPS_HAVEESTABLISHED(s) ((s) >= TCPS_ESTABLISHED)

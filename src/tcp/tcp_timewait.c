@@ -154,19 +154,9 @@ void tw_remove(struct synfin_stack *st, struct tw *tw, const char *cause)
 
 void tw_run(struct synfin_stack *st)
 {
-	bool expired = false;
 	while (st->tw_head && st->tw_head->expire <= st->now) {
 		mark_dead(st, st->tw_head, "2MSL timer");
 		fifo_trim_dead(st);
-		expired = true;
-	}
-	/* The next record to expire will unlink itself through its bucket's
-	 * newest record, written long ago and cold by now: it is fetched
-	 * while the stack does other work, as the last expiry goes. */
-	if (expired && st->tw_head) {
-		const struct tw *next = st->tw_head;
-		uint32_t h = tcp_tuple_hash(st, st->ip, next->lport, next->faddr, next->fport) & st->tw_mask;
-		SF_PREFETCH(st->tw_hash[h]);
 	}
 }
 
