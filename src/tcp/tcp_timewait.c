@@ -199,6 +199,8 @@ void tw_enter(struct synfin_stack *st, struct tcb *tp, const char *cause)
 		fifo_append(st, tw);
 		st->stats.tw_created++;
 		b->ntw++;
+	} else if (b) {
+		tcp_bind_put(st, b); /* no record: a port record made for it goes */
 	}
 	/* The block itself is done: the record stands for the connection.
 	 * A socket the application still holds reports TIME_WAIT through
