@@ -382,7 +382,6 @@ def pcap_stalls(path, port):
     and the receiver's duplicate ACKs (same ACK, no data), with how many of
     them changed the window (RFC 5681 would not count those; RFC 6675,
     with SACK, does)."""
-    linktype, frames = pcap_frames(path, times=True)
     data = rexmit = dups = dups_wnd = stalls = 0
     kinds = {"lost_rexmit": 0, "missed": 0, "tail": 0}
     stall_secs = 0.0
@@ -392,18 +391,7 @@ def pcap_stalls(path, port):
     sent = {}        # seq -> times sent
     sacked = []      # merged SACK blocks above last_ack
     pending = False  # a silence just ended: classify by the next data segment
-    for t, fr in frames:
-        if linktype == 1:
-            if len(fr) < 14 or fr[12:14] != b"\x08\x00":
-                continue
-            fr = fr[14:]
-        if len(fr) < 20 or fr[9] != 6:
-            continue
-        ihl = (fr[0] & 15) * 4
-        tot = struct.unpack("!H", fr[2:4])[0]
-        tcp = fr[ihl:tot]
-        if len(tcp) < 20:
-            continue
+    for t, tcp in pcap_tcp(path):
         sport, dport, seq, ack = struct.unpack("!HHII", tcp[:12])
         doff = (tcp[12] >> 4) * 4
         flags = tcp[13]
@@ -461,8 +449,8 @@ def pcap_stalls(path, port):
         "DUPACKS", dups, "WINDOW_CHANGED", dups_wnd)
 
 
-def pcap_frames(path, times=False):
-    """(linktype, [frame bytes]) of a classic pcap file."""
+def pcap_frames(path):
+    """(linktype, [(time, frame bytes)]) of a classic pcap file."""
     with open(path, "rb") as f:
         raw = f.read()
     magic = raw[:4]
@@ -474,17 +462,16 @@ def pcap_frames(path, times=False):
         fr = raw[off + 16:off + 16 + incl]
         # (microsecond or nanosecond pcap)
         scale = 1e-9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 1e-6
-        frames.append((sec + frac * scale, fr) if times else fr)
+        frames.append((sec + frac * scale, fr))
         off += 16 + incl
     return linktype, frames
 
 
-def data_after_fin(path, port):
-    """Count synfin's data segments from PORT sent after Linux's FIN to PORT."""
+def pcap_tcp(path):
+    """(time, TCP header and payload) of each IPv4 TCP segment in a classic
+    pcap file of raw IP or Ethernet frames."""
     linktype, frames = pcap_frames(path)
-    seen_fin = False
-    after = 0
-    for fr in frames:
+    for t, fr in frames:
         if linktype == 1:
             if len(fr) < 14 or fr[12:14] != b"\x08\x00":
                 continue
@@ -496,6 +483,14 @@ def data_after_fin(path, port):
         tcp = fr[ihl:tot]
         if len(tcp) < 20:
             continue
+        yield t, tcp
+
+
+def data_after_fin(path, port):
+    """Count synfin's data segments from PORT sent after Linux's FIN to PORT."""
+    seen_fin = False
+    after = 0
+    for _, tcp in pcap_tcp(path):
         sport, dport = struct.unpack("!HH", tcp[:4])
         doff = (tcp[12] >> 4) * 4
         flags = tcp[13]
