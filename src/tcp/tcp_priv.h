@@ -385,7 +385,8 @@ void tcp_recovery_timeout(struct synfin_stack *st, struct tcb *tp);
  * where SND.NXT should go from `seq`. */
 uint32_t tcp_sack_skip(const struct tcb *tp, uint32_t seq);
 /* Receiver: the SACK blocks to put in our next segment (RFC 2018 4); none
- * (tested inline) unless out-of-order data waits. */
+ * (tested inline) unless out-of-order data waits. tcp_sack_fill() does the
+ * work and relies on that test. */
 int tcp_sack_fill(const struct tcb *tp, struct tcp_sack_block *out, int max);
 static inline int tcp_sack_blocks(const struct tcb *tp, struct tcp_sack_block *out, int max)
 {

@@ -347,11 +347,11 @@ void tcp_recovery_timeout(struct synfin_stack *st, struct tcb *tp)
 	x->high_rxt = tp->snd_una;
 }
 
+/* Only through tcp_sack_blocks(), which has checked that SACK is on,
+ * out-of-order data waits and there is room for a block. */
 int tcp_sack_fill(const struct tcb *tp, struct tcp_sack_block *out, int max)
 {
 	const struct ring *r = tp->u.b.rcv;
-	if (!(tp->t_flags & TF_SACK_PERMIT) || !r || r->nooo == 0 || max <= 0)
-		return 0;
 	int n = 0;
 	/* the block holding the latest segment first (RFC 2018 4), then the
 	 * others from the lowest */
