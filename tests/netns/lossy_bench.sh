@@ -42,6 +42,7 @@
 SOCK=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
 PEER=$HERE/peer.py
+. "$HERE/lib.sh"
 RUNS=${RUNS:-3}
 BENCH_SECS=${BENCH_SECS:-300}
 LOSSES=${LOSSES:-0 3}
@@ -82,21 +83,10 @@ NA=synfin-b-a-$$
 NB=synfin-b-b-$$
 TMP=$(mktemp -d /tmp/synfin-bench.XXXXXX) || exit 1
 
-ns_destroy() { # end what runs in the namespace (all of it ours), delete it
-	ip netns list 2>/dev/null | grep -q "^$1\b" || return 0
-	pids=$(ip netns pids "$1" 2>/dev/null)
-	if [ -n "$pids" ]; then
-		kill -TERM $pids 2>/dev/null
-		sleep 0.2
-		pids=$(ip netns pids "$1" 2>/dev/null)
-		[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
-	fi
-	ip netns del "$1" 2>/dev/null
-}
 cleanup() {
 	trap - EXIT INT TERM
 	for ns in $NT $NA $NB; do
-		ns_destroy $ns
+		ns_kill_delete $ns
 	done
 	if [ -n "$BENCH_KEEP" ]; then
 		echo "files kept in $TMP"
@@ -144,39 +134,7 @@ ip -n $NA link add va type veth peer name vb netns $NB &&
 	ip -n $NB link set vb up || die "cannot set up the veth pair va/vb"
 
 set_loss() { # NS PORT PCT: drop PCT % of the frames each way at the port
-	ip netns exec $1 nft delete table bridge synfin_b 2>/dev/null
-	ip netns exec $1 nft -f - <<-EOF || die "nft could not add the drop rules in $1"
-	table bridge synfin_b {
-		chain in {
-			type filter hook input priority 0; policy accept;
-			iifname "$2" numgen random mod 100 < $3 counter drop
-		}
-		chain out {
-			type filter hook output priority 0; policy accept;
-			oifname "$2" numgen random mod 100 < $3 counter drop
-		}
-	}
-	EOF
-}
-
-wait_listen() { # NS PORT: until a Linux socket listens there (5 s at most)
-	n=100
-	while [ $n -gt 0 ]; do
-		[ -n "$(ip netns exec $1 ss -Hltn "sport = :$2" 2>/dev/null)" ] && return 0
-		sleep 0.05
-		n=$((n - 1))
-	done
-	return 1
-}
-
-wait_file() { # FILE ERE SECS
-	n=$(($3 * 20))
-	while [ $n -gt 0 ]; do
-		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-		n=$((n - 1))
-	done
-	return 1
+	port_loss $1 synfin_b $2 $3 || die "nft could not add the drop rules in $1"
 }
 
 head -c $SIZE /dev/urandom >"$TMP/data" || die "cannot write $TMP"
@@ -197,7 +155,7 @@ synfin_to_linux() { # PORT
 	PORT=$1
 	timeout $((T + 10)) ip netns exec $NT $PIN python3 "$PEER" sink-timed 198.18.0.1 $PORT $T >"$TMP/py" 2>&1 &
 	py=$!
-	wait_listen $NT $PORT || { echo "synfin -> Linux: no listener" >&2; wait $py; echo FAIL; return; }
+	poll 5 listening $NT $PORT || { echo "synfin -> Linux: no listener" >&2; wait $py; echo FAIL; return; }
 	timeout $((T + 10)) ip netns exec $NT $PIN "$SOCK" --tap tap0 --addr 198.18.0.2/24 -h 198.18.0.1 $PORT \
 		<"$TMP/data" >/dev/null 2>"$TMP/sf.err" &
 	sf=$!
@@ -211,7 +169,7 @@ linux_to_synfin() { # PORT
 	timeout $((T + 10)) ip netns exec $NT $PIN "$SOCK" --tap tap0 --addr 198.18.0.2/24 -v -h -s $PORT \
 		</dev/null >"$TMP/sf.out" 2>"$TMP/sf.err" &
 	sf=$!
-	wait_file "$TMP/sf.err" 'CLOSED -> LISTEN' 5 || { echo "Linux -> synfin: synfin-sock did not listen" >&2; wait $sf; echo FAIL; return; }
+	poll 5 grep -Eq 'CLOSED -> LISTEN' "$TMP/sf.err" || { echo "Linux -> synfin: synfin-sock did not listen" >&2; wait $sf; echo FAIL; return; }
 	timeout $((T + 10)) ip netns exec $NT $PIN python3 "$PEER" send-timed 198.18.0.2 $PORT "$TMP/data" $T >"$TMP/py" 2>&1 &
 	py=$!
 	wait $py
@@ -228,7 +186,7 @@ linux_to_linux() { # FROM-NS TO-NS TO-ADDR KIND PORT: KIND is which end's time (
 	PORT=$5
 	timeout $((T + 10)) ip netns exec $2 $PIN python3 "$PEER" sink-timed $3 $PORT $T >"$TMP/rx" 2>&1 &
 	rx=$!
-	wait_listen $2 $PORT || { echo "Linux -> Linux: no listener" >&2; wait $rx; echo FAIL; return; }
+	poll 5 listening $2 $PORT || { echo "Linux -> Linux: no listener" >&2; wait $rx; echo FAIL; return; }
 	timeout $((T + 10)) ip netns exec $1 $PIN python3 "$PEER" send-timed $3 $PORT "$TMP/data" $T >"$TMP/tx" 2>&1 &
 	tx=$!
 	wait $tx

@@ -20,6 +20,7 @@
 SOCK=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
 PEER=$HERE/peer.py
+. "$HERE/lib.sh"
 LX=198.18.0.1
 SF=198.18.0.2
 NET="--tap tap0 --addr $SF/24"
@@ -72,20 +73,7 @@ ns_create() { # a fresh namespace for test $T, with tap0 = 198.18.0.1/24
 
 ns_destroy() { # end everything running in $NS (all of it is ours), then delete it
 	[ -n "$NS" ] || return 0
-	if ip netns list 2>/dev/null | grep -q "^$NS\b"; then
-		pids=$(ip netns pids "$NS" 2>/dev/null)
-		if [ -n "$pids" ]; then
-			kill -TERM $pids 2>/dev/null
-			n=20
-			while [ $n -gt 0 ] && [ -n "$(ip netns pids "$NS" 2>/dev/null)" ]; do
-				sleep 0.05
-				n=$((n - 1))
-			done
-			pids=$(ip netns pids "$NS" 2>/dev/null)
-			[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
-		fi
-		ip netns del "$NS" 2>/dev/null
-	fi
+	ns_kill_delete "$NS"
 	NS=
 }
 
@@ -143,23 +131,11 @@ wait_for() { # wait_for PID SECS: RC = its exit status, 124 if it had to be kill
 }
 
 wait_grep() { # wait_grep FILE ERE SECS: until the pattern is in the file
-	_n=$(($3 * 20))
-	while [ $_n -gt 0 ]; do
-		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-		_n=$((_n - 1))
-	done
-	return 1
+	poll "$3" grep -Eq -- "$2" "$1"
 }
 
 wait_listen() { # wait_listen PORT SECS: until a Linux socket listens on PORT
-	_n=$(($2 * 20))
-	while [ $_n -gt 0 ]; do
-		[ -n "$(nsx ss -Hltn "sport = :$1" 2>/dev/null)" ] && return 0
-		sleep 0.05
-		_n=$((_n - 1))
-	done
-	return 1
+	poll "$2" listening "$NS" "$1"
 }
 
 ss_port() { # the Linux sockets with PORT at either end, not listening
@@ -689,18 +665,7 @@ lossy_link() { # in $NS: $LX on br0 (port tap0), LOSSY_PCT % drops each way
 		nsx ip addr add $LX/24 dev br0 &&
 		nsx ip link set br0 gso_max_size 1500 &&
 		nsx ip link set br0 up || return 1
-	nsx nft -f - <<-EOF
-	table bridge synfin_t {
-		chain in {
-			type filter hook input priority 0; policy accept;
-			iifname "tap0" numgen random mod 100 < $LOSSY_PCT counter drop
-		}
-		chain out {
-			type filter hook output priority 0; policy accept;
-			oifname "tap0" numgen random mod 100 < $LOSSY_PCT counter drop
-		}
-	}
-	EOF
+	port_loss "$NS" synfin_t tap0 $LOSSY_PCT
 }
 
 lossy_drops() { # "IN OUT": packets dropped so far, into Linux and out of it
