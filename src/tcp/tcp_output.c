@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tcp/tcp_priv.h"
+#include "wire/tcp_emit.h"
 
 #define SWS_OVERRIDE SYNFIN_MS(200)
 
@@ -26,7 +27,7 @@ static const uint8_t outflags[TCPS_NSTATES] = {
 
 static SF_HOT_INLINE void emit(struct synfin_stack *st, uint8_t *buf, const struct tcp_seg *seg)
 {
-	size_t n = tcp_emit_ex(buf, st->cfg.mtu, seg, st->ip_id++, !st->cfg.checksum_offload);
+	size_t n = tcp_emit_inline(buf, st->cfg.mtu, seg, st->ip_id++, !st->cfg.checksum_offload);
 	if (n == 0)
 		return;
 	st->stats.ip_out++;
@@ -41,7 +42,8 @@ static SF_HOT_INLINE void emit(struct synfin_stack *st, uint8_t *buf, const stru
  * ring, which stays pinned until synfin_tx_release(). */
 static void emit_ref(struct synfin_stack *st, const struct tcp_seg *seg)
 {
-	size_t n = tcp_emit_headers(st->outbuf, st->outcap, seg, st->ip_id++, !st->cfg.checksum_offload);
+	size_t n = tcp_emit_headers_inline(st->outbuf, st->outcap, seg, st->ip_id++,
+					   !st->cfg.checksum_offload);
 	if (n == 0 || n + seg->len > st->cfg.mtu)
 		return;
 	st->stats.ip_out++;
@@ -112,7 +114,9 @@ static uint32_t window_to_offer(const struct tcb *tp)
 static SF_HOT_INLINE uint32_t send_segment(struct synfin_stack *st, struct tcb *tp, uint32_t seq, uint32_t off,
 			     uint32_t len, uint8_t flags, bool send_syn)
 {
-	/* only what emit reads is set: the SACK blocks past opt.nsack are not */
+	/* only what emit reads is set: the SACK blocks past opt.nsack are
+	 * not (MSS and scale are, as the inline writer's readers of them are
+	 * behind flags the compiler cannot follow) */
 	struct tcp_seg s;
 	s.saddr = tp->laddr;
 	s.daddr = tp->faddr;
@@ -124,6 +128,8 @@ static SF_HOT_INLINE uint32_t send_segment(struct synfin_stack *st, struct tcb *
 	s.urp = 0;
 	s.opt.has = 0;
 	s.opt.nsack = 0;
+	s.opt.mss = 0;
+	s.opt.wscale = 0;
 	s.data = NULL;
 	s.len = 0;
 	if (tp->state != TCPS_SYN_SENT) {

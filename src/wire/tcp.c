@@ -7,13 +7,8 @@
 
 #include "wire/wire.h"
 #include "wire/bytes.h"
-#include "wire/ip4_hdr.h"
+#include "wire/tcp_emit.h"
 
-#define TCPOLEN_MSS 4
-#define TCPOLEN_WSCALE 3
-#define TCPOLEN_SACK_PERM 2
-#define TCPOLEN_TIMESTAMP 10
-#define TCPOLEN_SACK_BLOCK 8
 
 /*
  * Every option but EOL and NOP carries a length that covers kind and length
@@ -150,90 +145,9 @@ enum wire_err tcp_parse_ex(const struct ip4_view *ip, struct tcp_seg *seg, bool 
 	return WIRE_OK;
 }
 
-/*
- * The layouts are Linux's, so that traces look familiar and every option is
- * aligned: TS on a 4-byte boundary, SACK blocks too. Each piece is a
- * multiple of 4 bytes, so no trailing padding is ever needed.
- */
 size_t tcp_opts_len(const struct tcp_opts *o)
 {
-	size_t n = 0;
-
-	if (o->has == TOF_TS) /* every segment of a connection with timestamps */
-		return 2 + TCPOLEN_TIMESTAMP;
-
-	if (o->has & TOF_MSS)
-		n += TCPOLEN_MSS;
-	if ((o->has & TOF_SACKPERM) && (o->has & TOF_TS))
-		n += TCPOLEN_SACK_PERM + TCPOLEN_TIMESTAMP;
-	else if (o->has & TOF_TS)
-		n += 2 + TCPOLEN_TIMESTAMP;
-	else if (o->has & TOF_SACKPERM)
-		n += 2 + TCPOLEN_SACK_PERM;
-	if (o->has & TOF_WSCALE)
-		n += 1 + TCPOLEN_WSCALE;
-	if ((o->has & TOF_SACK) && o->nsack > 0)
-		n += 2 + 2 + (size_t)o->nsack * TCPOLEN_SACK_BLOCK;
-	return (n + 3) & ~(size_t)3;
-}
-
-/* Writes exactly n = tcp_opts_len(o) bytes; the caller checked it fits in 40,
- * which also bounds nsack by TCP_MAX_SACK. */
-static void emit_opts(uint8_t *p, const struct tcp_opts *o, size_t n)
-{
-	uint8_t *start = p;
-
-	if (o->has == TOF_TS) { /* the common case, as RFC 7323 appendix A lays it out */
-		put32(p, (uint32_t)TCPOPT_NOP << 24 | (uint32_t)TCPOPT_NOP << 16 |
-				 (uint32_t)TCPOPT_TIMESTAMP << 8 | TCPOLEN_TIMESTAMP);
-		put32(p + 4, o->tsval);
-		put32(p + 8, o->tsecr);
-		return;
-	}
-	if (o->has & TOF_MSS) {
-		*p++ = TCPOPT_MSS;
-		*p++ = TCPOLEN_MSS;
-		put16(p, o->mss);
-		p += 2;
-	}
-	if ((o->has & TOF_SACKPERM) && (o->has & TOF_TS)) {
-		*p++ = TCPOPT_SACK_PERM;
-		*p++ = TCPOLEN_SACK_PERM;
-	} else if (o->has & TOF_TS) {
-		*p++ = TCPOPT_NOP;
-		*p++ = TCPOPT_NOP;
-	} else if (o->has & TOF_SACKPERM) {
-		*p++ = TCPOPT_NOP;
-		*p++ = TCPOPT_NOP;
-		*p++ = TCPOPT_SACK_PERM;
-		*p++ = TCPOLEN_SACK_PERM;
-	}
-	if (o->has & TOF_TS) {
-		*p++ = TCPOPT_TIMESTAMP;
-		*p++ = TCPOLEN_TIMESTAMP;
-		put32(p, o->tsval);
-		put32(p + 4, o->tsecr);
-		p += 8;
-	}
-	if (o->has & TOF_WSCALE) {
-		*p++ = TCPOPT_NOP;
-		*p++ = TCPOPT_WSCALE;
-		*p++ = TCPOLEN_WSCALE;
-		*p++ = o->wscale;
-	}
-	if ((o->has & TOF_SACK) && o->nsack > 0) {
-		*p++ = TCPOPT_NOP;
-		*p++ = TCPOPT_NOP;
-		*p++ = TCPOPT_SACK;
-		*p++ = (uint8_t)(2 + o->nsack * TCPOLEN_SACK_BLOCK);
-		for (unsigned b = 0; b < o->nsack; b++) {
-			put32(p, o->sack[b].left);
-			put32(p + 4, o->sack[b].right);
-			p += 8;
-		}
-	}
-	while ((size_t)(p - start) < n)
-		*p++ = TCPOPT_EOL;
+	return tcp_opts_len_inline(o);
 }
 
 size_t tcp_emit(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t ip_id)
@@ -241,66 +155,12 @@ size_t tcp_emit(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t ip
 	return tcp_emit_ex(buf, cap, seg, ip_id, true);
 }
 
-/* The headers of a checked segment whose `optlen` bytes of options fit
- * and whose payload is at `payload`; returns their length. */
-static inline size_t write_headers(uint8_t *buf, const struct tcp_seg *seg, size_t optlen,
-				   const uint8_t *payload, uint16_t ip_id, bool tcp_csum)
-{
-	size_t thlen = TCP_HDR_MIN + optlen;
-	uint8_t *th = buf + IP4_HDR_MIN;
-	/* DF: the stack does its own MSS/PMTU sizing */
-	ip4_write_header(buf, (uint16_t)(IP4_HDR_MIN + thlen + seg->len), ip_id, true, IP4_TTL, IPPROTO_TCP_,
-			 seg->saddr, seg->daddr);
-	put16(th, seg->sport);
-	put16(th + 2, seg->dport);
-	put32(th + 4, seg->seq);
-	put32(th + 8, seg->ack);
-	th[12] = (uint8_t)((thlen / 4) << 4);
-	th[13] = seg->flags;
-	put16(th + 14, seg->wnd);
-	put16(th + 16, 0);
-	put16(th + 18, seg->urp);
-	emit_opts(th + TCP_HDR_MIN, &seg->opt, optlen);
-	if (tcp_csum) {
-		/* the header's length is a multiple of 4: the payload's sum
-		 * joins it wherever the payload is */
-		uint32_t sum = inet_pseudo_sum(seg->saddr, seg->daddr, IPPROTO_TCP_, (uint16_t)(thlen + seg->len));
-		sum = inet_sum(th, thlen, sum);
-		if (seg->len)
-			sum = inet_sum(payload, seg->len, sum);
-		put16(th + 16, inet_fold(sum));
-	}
-	return IP4_HDR_MIN + thlen;
-}
-
-/* The options' length if the segment can be emitted at all: options fit in
- * 40 bytes, the datagram in 65535, the payload is there; else -1. Checked
- * before any addition, so that it cannot wrap with a 32-bit size_t. */
-static long emit_check(const struct tcp_seg *seg)
-{
-	size_t optlen = tcp_opts_len(&seg->opt);
-	if (optlen > TCP_OPT_MAX || seg->len > 0xffff ||
-	    IP4_HDR_MIN + TCP_HDR_MIN + optlen + seg->len > 0xffff || (seg->len > 0 && !seg->data))
-		return -1;
-	return (long)optlen;
-}
-
 size_t tcp_emit_headers(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t ip_id, bool tcp_csum)
 {
-	long optlen = emit_check(seg);
-	if (optlen < 0 || IP4_HDR_MIN + TCP_HDR_MIN + (size_t)optlen > cap)
-		return 0;
-	return write_headers(buf, seg, (size_t)optlen, seg->data, ip_id, tcp_csum);
+	return tcp_emit_headers_inline(buf, cap, seg, ip_id, tcp_csum);
 }
 
 size_t tcp_emit_ex(uint8_t *buf, size_t cap, const struct tcp_seg *seg, uint16_t ip_id, bool tcp_csum)
 {
-	long optlen = emit_check(seg);
-	size_t hlen = IP4_HDR_MIN + TCP_HDR_MIN + (size_t)optlen;
-	if (optlen < 0 || hlen + seg->len > cap)
-		return 0;
-	/* the caller may have placed the payload already (no second copy) */
-	if (seg->len > 0 && seg->data != buf + hlen)
-		memmove(buf + hlen, seg->data, seg->len);
-	return write_headers(buf, seg, (size_t)optlen, buf + hlen, ip_id, tcp_csum) + seg->len;
+	return tcp_emit_inline(buf, cap, seg, ip_id, tcp_csum);
 }
