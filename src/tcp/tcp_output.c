@@ -115,8 +115,8 @@ static SF_HOT_INLINE uint32_t send_segment(struct synfin_stack *st, struct tcb *
 			     uint32_t len, uint8_t flags, bool send_syn)
 {
 	/* only what emit reads is set: the SACK blocks past opt.nsack are
-	 * not (MSS and scale are, as the inline writer's readers of them are
-	 * behind flags the compiler cannot follow) */
+	 * not. MSS and scale are, though read only under their flags: the
+	 * compiler cannot see that through the inline writer. */
 	struct tcp_seg s;
 	s.saddr = tp->laddr;
 	s.daddr = tp->faddr;

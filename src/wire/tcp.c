@@ -9,7 +9,6 @@
 #include "wire/bytes.h"
 #include "wire/tcp_emit.h"
 
-
 /*
  * Every option but EOL and NOP carries a length that covers kind and length
  * bytes; a length that cannot be right means the header cannot be trusted
