@@ -18,6 +18,11 @@ void test_register(struct test_case *tc)
 	tail = &tc->next;
 }
 
+void test_noop_output(void *ctx, const uint8_t *pkt, size_t len)
+{
+	(void)ctx, (void)pkt, (void)len;
+}
+
 void test_fail(const char *file, int line, const char *fmt, ...)
 {
 	int n = snprintf(test_msg, sizeof test_msg, "%s:%d: ", file, line);

@@ -20,6 +20,8 @@ struct test_case {
 void test_register(struct test_case *tc);
 extern jmp_buf test_jmp;
 extern char test_msg[1024];
+/* ops.output for a stack whose datagrams go nowhere */
+void test_noop_output(void *ctx, const uint8_t *pkt, size_t len);
 void test_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4), noreturn));
 

@@ -31,18 +31,13 @@ static void count_free(void *ctx, void *p, size_t size)
 	free(p);
 }
 
-static void noop_output(void *ctx, const uint8_t *pkt, size_t len)
-{
-	(void)ctx, (void)pkt, (void)len;
-}
-
 static struct synfin_stack *counted_stack(struct counting *c, int obj_cache)
 {
 	struct synfin_config cfg;
 	synfin_config_default(&cfg);
 	if (obj_cache >= 0)
 		cfg.obj_cache = (uint16_t)obj_cache;
-	struct synfin_ops ops = {.ctx = c, .output = noop_output, .alloc = count_alloc, .free = count_free};
+	struct synfin_ops ops = {.ctx = c, .output = test_noop_output, .alloc = count_alloc, .free = count_free};
 	struct synfin_stack *st = synfin_stack_create(&cfg, &ops, 0xc6120001u, 7, SYNFIN_SEC(1));
 	ASSERT(st);
 	return st;

@@ -10,16 +10,11 @@
 #include "test.h"
 #include "wire/wire.h"
 
-static void noop_output(void *ctx, const uint8_t *pkt, size_t len)
-{
-	(void)ctx, (void)pkt, (void)len;
-}
-
 static struct synfin_stack *bare_stack(const struct synfin_ops *ops)
 {
 	struct synfin_config c;
 	synfin_config_default(&c);
-	struct synfin_ops def = {.output = noop_output};
+	struct synfin_ops def = {.output = test_noop_output};
 	struct synfin_stack *st = synfin_stack_create(&c, ops ? ops : &def, 0xc6120001u, 7, SYNFIN_SEC(1));
 	ASSERT(st);
 	return st;

@@ -9,11 +9,6 @@
 #include "tcp/tcp_priv.h"
 #include "test.h"
 
-static void noop_output(void *ctx, const uint8_t *pkt, size_t len)
-{
-	(void)ctx, (void)pkt, (void)len;
-}
-
 TEST(siphash_gives_the_reference_vectors)
 {
 	static const struct {
@@ -25,7 +20,7 @@ TEST(siphash_gives_the_reference_vectors)
 		{6, 0xcbc9466e58fee3ceull},  {7, 0xab0200f58b01d137ull}, {8, 0x93f5f5799a932462ull},
 		{9, 0x9e0082df0ba9e4b0ull},  {15, 0xa129ca6149be45e5ull},
 	};
-	struct synfin_ops ops = {.output = noop_output};
+	struct synfin_ops ops = {.output = test_noop_output};
 	struct synfin_stack *st = synfin_stack_create(NULL, &ops, 0xc6120001u, 7, SYNFIN_SEC(1));
 	ASSERT(st);
 	st->key[0] = 0x0706050403020100ull;

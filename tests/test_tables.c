@@ -10,11 +10,6 @@
 #include "tcp/tcp_priv.h"
 #include "test.h"
 
-static void noop_output(void *ctx, const uint8_t *pkt, size_t len)
-{
-	(void)ctx, (void)pkt, (void)len;
-}
-
 #define NT 3000
 
 static void check_all(struct synfin_stack *st, struct tcb **tp, const bool *in)
@@ -29,7 +24,7 @@ static void check_all(struct synfin_stack *st, struct tcb **tp, const bool *in)
 
 TEST(tuple_table_finds_exactly_what_it_holds)
 {
-	struct synfin_ops ops = {.output = noop_output};
+	struct synfin_ops ops = {.output = test_noop_output};
 	struct synfin_stack *st = synfin_stack_create(NULL, &ops, 0xc6120001u, 7, SYNFIN_SEC(1));
 	ASSERT(st);
 	static struct tcb *tp[NT];
@@ -80,7 +75,7 @@ TEST(tuple_table_finds_exactly_what_it_holds)
 #define NW 3000
 TEST(time_wait_table_finds_exactly_what_it_holds)
 {
-	struct synfin_ops ops = {.output = noop_output};
+	struct synfin_ops ops = {.output = test_noop_output};
 	struct synfin_stack *st = synfin_stack_create(NULL, &ops, 0xc6120001u, 7, SYNFIN_SEC(1));
 	ASSERT(st);
 	static uint16_t lport[NW], fport[NW];
