@@ -708,6 +708,135 @@ TEST(paws_ts_recent_not_taken_from_out_of_window_segment)
 	h_free(h);
 }
 
+/* ==== header prediction: what the fast path takes, what it leaves ==== */
+
+TEST(prediction_takes_in_order_text_and_new_acks)
+{
+	struct harness *h = h_new(NULL);
+	h->ts = true;
+	h->peer_tsval = 1000;
+	h_established(h, PASSIVE);
+	const struct synfin_stats *s = synfin_get_stats(h->st);
+	uint64_t d0 = s->predicted_data, a0 = s->predicted_acks;
+	/* text in order: taken, its ACK delayed (RFC 5681 4.2), TS.Recent
+	 * recorded */
+	SEND(h, T0 + MS(1), .flags = TH_ACK | TH_PSH, .seq = IRS + 1, .ack = ISS + 1, .len = 10, .tsval = 1001);
+	EXPECT_NONE(h);
+	ASSERT_EQ(s->predicted_data, d0 + 1);
+	ASSERT_EQ(h_tcb(h)->ts_recent, 1001);
+	EXPECT_DEADLINE(h, T0 + MS(41));
+	APP_RECV(h, IRS + 1, 10);
+	/* the reply carries the ACK; the peer's ACK of the reply is taken
+	 * too, with its window (a newer SND.WL2), and nothing is left to
+	 * retransmit */
+	APP_SEND(h, ISS + 1, 20);
+	EXPECT_SEG(h, TH_ACK, ISS + 1, IRS + 11, 20);
+	SEND(h, T0 + MS(3), .flags = TH_ACK, .seq = IRS + 11, .ack = ISS + 21, .tsval = 1002, .wnd = 1000);
+	ASSERT_EQ(s->predicted_acks, a0 + 1);
+	ASSERT_EQ(h_tcb(h)->snd_una, ISS + 21);
+	ASSERT_EQ(h_tcb(h)->snd_wnd, 1000);
+	ASSERT_EQ(h_tcb(h)->ts_recent, 1002);
+	EXPECT_DEADLINE(h, SYNFIN_TIME_NEVER);
+	/* a second segment in a row is acknowledged at once */
+	SEND(h, T0 + MS(4), .flags = TH_ACK, .seq = IRS + 11, .ack = ISS + 21, .len = 5, .tsval = 1003);
+	SEND(h, T0 + MS(5), .flags = TH_ACK, .seq = IRS + 16, .ack = ISS + 21, .len = 5, .tsval = 1004);
+	EXPECT_SEG(h, TH_ACK, ISS + 21, IRS + 21, 0);
+	EXPECT_NONE(h);
+	ASSERT_EQ(s->predicted_data, d0 + 3);
+	h_free(h);
+}
+
+/* An established connection with timestamps, a 4096-byte receive buffer
+ * and 40 bytes of ours in flight; *pred counts the predicted segments so far. */
+static struct harness *predicted_conn(uint64_t *pred)
+{
+	struct synfin_config cfg;
+	h_config(&cfg);
+	cfg.rcvbuf = 4096;
+	struct harness *h = h_new(&cfg);
+	h->ts = true;
+	h->peer_tsval = 1000;
+	h_established(h, PASSIVE);
+	APP_SEND(h, ISS + 1, 40);
+	EXPECT_SEG(h, TH_ACK, ISS + 1, IRS + 1, 40);
+	const struct synfin_stats *s = synfin_get_stats(h->st);
+	*pred = s->predicted_data + s->predicted_acks;
+	return h;
+}
+
+static uint64_t predicted(const struct harness *h)
+{
+	const struct synfin_stats *s = synfin_get_stats(h->st);
+	return s->predicted_data + s->predicted_acks;
+}
+
+/* Each of these differs from a predictable segment in one way only: the
+ * general path answers it with an ACK of `ack` (0: no answer) and counts
+ * it under `counter` (an offset in struct synfin_stats, or -1). */
+struct unpredicted {
+	const char *what;
+	struct seg_spec seg;
+	uint32_t ack;
+	int counter;
+};
+
+TEST(prediction_leaves_other_segments_to_the_general_path)
+{
+	static const struct unpredicted cases[] = {
+		{"text past the free room (cut to the window, acknowledged at once)",
+		 {.flags = TH_ACK, .seq = IRS + 1, .ack = ISS + 41, .len = 4196, .tsval = 1001}, IRS + 4097, -1},
+		{"an old timestamp (PAWS)",
+		 {.flags = TH_ACK, .seq = IRS + 1, .ack = ISS + 41, .len = 1, .tsval = 999}, IRS + 1,
+		 (int)offsetof(struct synfin_stats, paws_drops)},
+		{"text out of order (a duplicate ACK at once)",
+		 {.flags = TH_ACK, .seq = IRS + 11, .ack = ISS + 41, .len = 10, .tsval = 1001}, IRS + 1,
+		 (int)offsetof(struct synfin_stats, ooo_segs)},
+		{"an ACK of more than was sent (RFC 5961 5.2: an ACK back, dropped)",
+		 {.flags = TH_ACK, .seq = IRS + 1, .ack = ISS + 100, .len = 5, .tsval = 1001}, IRS + 1,
+		 (int)offsetof(struct synfin_stats, bad_ack_drops)},
+		{"a FIN (the ACK is delayed)", {.flags = TH_ACK | TH_FIN, .seq = IRS + 1, .ack = ISS + 41, .tsval = 1001},
+		 0, -1},
+		{"a duplicate ACK", {.flags = TH_ACK, .seq = IRS + 1, .ack = ISS + 1, .tsval = 1001}, 0, -1},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct unpredicted *c = &cases[i];
+		uint64_t p0;
+		struct harness *h = predicted_conn(&p0);
+		h_send(h, __FILE__, __LINE__, T0 + MS(4), &c->seg);
+		if (c->ack)
+			EXPECT_SEG(h, TH_ACK, ISS + 41, c->ack, 0);
+		EXPECT_NONE(h);
+		if (c->counter >= 0)
+			ASSERT_EQ(*(const uint64_t *)((const char *)synfin_get_stats(h->st) + c->counter), 1);
+		if (predicted(h) != p0)
+			test_fail(__FILE__, __LINE__, "predicted: %s", c->what);
+		h_free(h);
+	}
+	/* what each did: the text kept, the state, the duplicate counted */
+	uint64_t p0;
+	struct harness *h = predicted_conn(&p0);
+	h_send(h, __FILE__, __LINE__, T0 + MS(4), &cases[0].seg);
+	APP_RECV(h, IRS + 1, 4096);
+	h_free(h);
+	h = predicted_conn(&p0);
+	h_send(h, __FILE__, __LINE__, T0 + MS(4), &cases[4].seg);
+	EXPECT_EV(h, TCPS_ESTABLISHED, TCPS_CLOSE_WAIT);
+	h_free(h);
+	h = predicted_conn(&p0);
+	h_send(h, __FILE__, __LINE__, T0 + MS(4), &cases[5].seg);
+	ASSERT_EQ(h_tcb(h)->dupacks, 1);
+	h_free(h);
+	/* the ACK of more than was sent, with a valid ACK, is predicted */
+	struct seg_spec ok = cases[3].seg;
+	ok.ack = ISS + 41;
+	h = predicted_conn(&p0);
+	h_send(h, __FILE__, __LINE__, T0 + MS(4), &ok);
+	ASSERT_EQ(h_tcb(h)->snd_una, ISS + 41);
+	ASSERT_EQ(predicted(h), p0 + 1);
+	APP_RECV(h, IRS + 1, 5);
+	h_free(h);
+}
+
 /* ==== RFC 5681 3.2: fast retransmit ==== */
 
 TEST(third_duplicate_ack_fast_retransmits)

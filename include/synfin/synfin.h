@@ -161,6 +161,9 @@ struct synfin_stats {
 	uint64_t tw_created, tw_reopened, tw_killed_by_rst, tw_rst_ignored, tw_fin_reacked;
 	uint64_t listen_overflows, syn_queue_overflows, syncookies_sent, syncookies_ok, syncookies_bad;
 	uint64_t paws_drops, bad_ack_drops, ooo_segs, dup_segs;
+	/* segments header prediction took (in order, ACK only, ESTABLISHED):
+	 * an ACK of new data alone, or text (with or without a new ACK) */
+	uint64_t predicted_acks, predicted_data;
 	uint64_t quiet_drops;
 	uint64_t active_opens, passive_opens, established, conn_drops;
 	/* ICMP (src/ip/icmp.c): every message to us, malformed ones, echo

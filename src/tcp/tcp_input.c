@@ -283,6 +283,152 @@ static void apply_close_pending(struct synfin_stack *st, struct tcb *tp)
 }
 
 /* ---- 3.10.7.4: every other state ---- */
+/* SEG.ACK acknowledges something new (SND.UNA < SEG.ACK <= SND.MAX): the
+ * send buffer gives up what was acknowledged, an RTT sample is taken, and
+ * the congestion control and the retransmission timer hear of it. */
+static SF_HOT_INLINE void ack_advance(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg)
+{
+	uint32_t acked = seg->ack - tp->snd_una;
+	uint32_t data_acked = acked;
+	if (tp->snd_una == tp->iss)
+		data_acked--; /* our SYN */
+	bool fin_acked = (tp->t_flags & TF_SENTFIN) && seg->ack == tp->snd_max;
+	if (fin_acked)
+		data_acked--;
+	if (tp->u.b.snd)
+		tcp_snd_drop(st, tp->u.b.snd, data_acked);
+	tp->snd_una = seg->ack;
+	if (seq_lt(tp->snd_nxt, tp->snd_una))
+		tp->snd_nxt = tp->snd_una;
+	/* an RTT sample: from the echoed timestamp when there is one
+	 * (RFC 7323 4.1, valid for retransmissions too), else from the
+	 * timed segment unless it was resent (Karn) */
+	uint32_t rtt_us = 0;
+	if ((tp->t_flags & TF_RCVD_TSTMP) && (seg->opt.has & TOF_TS) && seg->opt.tsecr) {
+		uint32_t ms = st_ms(st) + tp->ts_offset - seg->opt.tsecr;
+		if (ms < 600000u)
+			rtt_us = ms ? ms * 1000u : 500u;
+		tp->t_flags &= ~TF_TIMING;
+	} else if ((tp->t_flags & TF_TIMING) && seq_gt(seg->ack, tp->rtseq)) {
+		rtt_us = (st_ms(st) - tp->t_rtttime_ms) * 1000u;
+		tp->t_flags &= ~TF_TIMING;
+	}
+	if (rtt_us)
+		tcp_rto_sample(st, tp, rtt_us);
+	tp->rxtshift = 0;
+	tp->t_softerror = 0; /* the path works: an old ICMP error is stale */
+	tcp_sack_update(st, tp, seg);
+	tcp_recovery_ack(st, tp, acked, rtt_us);
+	if (!(tp->t_flags & TF_PERSIST))
+		tcp_arm_rexmt(st, tp);
+}
+
+/* The send window, from the newest segment only (SND.WL1/WL2). Of
+ * segments with the same SEQ and ACK only a larger window is taken,
+ * as Linux does: a reordered older ACK must not shut the window. */
+static SF_HOT_INLINE void update_snd_wnd(struct tcb *tp, uint32_t seq, const struct tcp_seg *seg)
+{
+	uint32_t nwnd = (uint32_t)seg->wnd << tp->snd_scale;
+	if (seq_lt(tp->snd_wl1, seq) || (tp->snd_wl1 == seq && seq_lt(tp->snd_wl2, seg->ack)) ||
+	    (tp->snd_wl1 == seq && tp->snd_wl2 == seg->ack && nwnd > tp->snd_wnd)) {
+		tp->snd_wnd = nwnd;
+		tp->snd_wl1 = seq;
+		tp->snd_wl2 = seg->ack;
+		if (tp->snd_wnd > tp->max_sndwnd)
+			tp->max_sndwnd = tp->snd_wnd;
+	}
+}
+
+/* Text at `seq` (in the window, after RCV.NXT or at it) into the receive
+ * ring: RCV.NXT moves over what is now in order, and the ACK is sent at
+ * once or delayed (RFC 5681 4.2). A FIN past text not taken loses its
+ * place (*flags). Returns the text length kept in the segment's view. */
+static SF_HOT_INLINE uint32_t take_text(struct synfin_stack *st, struct tcb *tp, uint32_t seq,
+					 const uint8_t *data, uint32_t len, uint8_t *flags)
+{
+	if (!tp->u.b.rcv) {
+		tp->u.b.rcv = ring_new(st, tp->rcvbuf);
+		tcp_ext_get(st, tp);
+		if (!tp->u.b.rcv) {
+			*flags &= (uint8_t)~TH_FIN;
+			return 0;
+		}
+	}
+	bool stored;
+	uint32_t off = seq - tp->rcv_nxt;
+	uint32_t adv = ring_reass(st, tp->u.b.rcv, off, data, len, &stored);
+	tp->rcv_nxt += adv;
+	if (tp->x) {
+		tp->x->bytes_received += adv;
+		if (off > 0 && stored)
+			tp->x->last_ooo = seq;
+	}
+	if (off > 0) {
+		st->stats.ooo_segs++;
+		tp->t_flags |= TF_ACKNOW; /* a duplicate ACK tells the sender */
+		*flags &= (uint8_t)~TH_FIN;
+	} else if (!stored || adv > len || tp->u.b.rcv->nooo || (tp->t_flags & TF_DELACK)) {
+		/* a hole filled in whole or in part (RFC 5681 4.2), or every
+		 * second segment */
+		tp->t_flags |= TF_ACKNOW;
+	} else {
+		tp->t_flags |= TF_DELACK;
+		tp->t_delack = st->now + st->cfg.delack;
+	}
+	if (adv < len)
+		*flags &= (uint8_t)~TH_FIN;
+	return len;
+}
+
+/* Header prediction (Van Jacobson's, as in 4.4BSD and Linux's fast path).
+ * Most segments of an established connection are the next one expected,
+ * carry only ACK (and PSH) with the options the connection always uses, and
+ * bring either text that fits the free room or an ACK of new data. For
+ * them every test of the general path up to the ACK is known to pass, and
+ * none of its RST, SYN, FIN or state changes applies: the timestamp, the
+ * acknowledgment, the window, the text and output are all that is left.
+ * Anything else (a duplicate ACK, SACK blocks, recovery, a zero window, a
+ * FIN, a closed or half-closed socket) returns false with nothing changed,
+ * and takes the general path. */
+static bool fast_input(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg)
+{
+	const struct tcb_ext *x = tp->x;
+	uint32_t len = seg->len;
+	if ((seg->flags & (TH_SYN | TH_FIN | TH_RST | TH_URG | TH_ACK)) != TH_ACK || seg->seq != tp->rcv_nxt ||
+	    (tp->t_flags & (TF_PERSIST | TF_RCV_SHUT | TF_USER_CLOSED | TF_CLOSE_PENDING)) ||
+	    seq_gt(seg->ack, tp->snd_max) || seq_lt(seg->ack, tp->snd_una) ||
+	    (x && (x->ca_state != CA_OPEN || x->nsacked)))
+		return false;
+	if (tp->t_flags & TF_RCVD_TSTMP) {
+		/* PAWS passes: the timestamp is not older than TS.Recent */
+		if (seg->opt.has != TOF_TS || seq_lt(seg->opt.tsval, tp->ts_recent))
+			return false;
+	} else if (seg->opt.has) {
+		return false;
+	}
+	if (len ? len > tcp_rcv_space(tp) : !seq_gt(seg->ack, tp->snd_una))
+		return false;
+
+	if (len)
+		st->stats.predicted_data++;
+	else
+		st->stats.predicted_acks++;
+	if (tp->t_flags & TF_RCVD_TSTMP) {
+		tp->ts_recent = seg->opt.tsval;
+		tp->ts_recent_age_s = (uint32_t)(st->now / SYNFIN_US_PER_S);
+	}
+	if (seq_gt(seg->ack, tp->snd_una))
+		ack_advance(st, tp, seg);
+	update_snd_wnd(tp, seg->seq, seg);
+	tcp_keep_reset(st, tp);
+	if (len) {
+		uint8_t flags = seg->flags;
+		take_text(st, tp, seg->seq, seg->data, len, &flags);
+	}
+	tcp_output(st, tp);
+	return true;
+}
+
 static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg)
 {
 	char cause[48];
@@ -494,39 +640,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		return;
 	}
 	if (seq_gt(seg->ack, tp->snd_una)) {
-		uint32_t acked = seg->ack - tp->snd_una;
-		uint32_t data_acked = acked;
-		if (tp->snd_una == tp->iss)
-			data_acked--; /* our SYN */
-		bool fin_acked = (tp->t_flags & TF_SENTFIN) && seg->ack == tp->snd_max;
-		if (fin_acked)
-			data_acked--;
-		if (tp->u.b.snd)
-			tcp_snd_drop(st, tp->u.b.snd, data_acked);
-		tp->snd_una = seg->ack;
-		if (seq_lt(tp->snd_nxt, tp->snd_una))
-			tp->snd_nxt = tp->snd_una;
-		/* an RTT sample: from the echoed timestamp when there is one
-		 * (RFC 7323 4.1, valid for retransmissions too), else from the
-		 * timed segment unless it was resent (Karn) */
-		uint32_t rtt_us = 0;
-		if ((tp->t_flags & TF_RCVD_TSTMP) && (seg->opt.has & TOF_TS) && seg->opt.tsecr) {
-			uint32_t ms = st_ms(st) + tp->ts_offset - seg->opt.tsecr;
-			if (ms < 600000u)
-				rtt_us = ms ? ms * 1000u : 500u;
-			tp->t_flags &= ~TF_TIMING;
-		} else if ((tp->t_flags & TF_TIMING) && seq_gt(seg->ack, tp->rtseq)) {
-			rtt_us = (st_ms(st) - tp->t_rtttime_ms) * 1000u;
-			tp->t_flags &= ~TF_TIMING;
-		}
-		if (rtt_us)
-			tcp_rto_sample(st, tp, rtt_us);
-		tp->rxtshift = 0;
-		tp->t_softerror = 0; /* the path works: an old ICMP error is stale */
-		tcp_sack_update(st, tp, seg);
-		tcp_recovery_ack(st, tp, acked, rtt_us);
-		if (!(tp->t_flags & TF_PERSIST))
-			tcp_arm_rexmt(st, tp);
+		ack_advance(st, tp, seg);
 	} else {
 		/* A duplicate ACK (RFC 5681 2): nothing new acknowledged, no
 		 * data, the same window. With SACK, an ACK that SACKs new data
@@ -540,18 +654,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		    (news || ((uint32_t)seg->wnd << tp->snd_scale) == tp->snd_wnd))
 			tcp_recovery_dupack(st, tp);
 	}
-	/* the send window, from the newest segment only (SND.WL1/WL2). Of
-	 * segments with the same SEQ and ACK only a larger window is taken,
-	 * as Linux does: a reordered older ACK must not shut the window */
-	uint32_t nwnd = (uint32_t)seg->wnd << tp->snd_scale;
-	if (seq_lt(tp->snd_wl1, seq) || (tp->snd_wl1 == seq && seq_lt(tp->snd_wl2, seg->ack)) ||
-	    (tp->snd_wl1 == seq && tp->snd_wl2 == seg->ack && nwnd > tp->snd_wnd)) {
-		tp->snd_wnd = nwnd;
-		tp->snd_wl1 = seq;
-		tp->snd_wl2 = seg->ack;
-		if (tp->snd_wnd > tp->max_sndwnd)
-			tp->max_sndwnd = tp->snd_wnd;
-	}
+	update_snd_wnd(tp, seq, seg);
 	if (tp->t_flags & TF_PERSIST) {
 		/* the peer answers the probes: never give up on it */
 		tp->rxtshift = 0;
@@ -616,39 +719,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 				flags &= (uint8_t)~TH_FIN;
 			tp->t_flags |= TF_ACKNOW;
 		} else {
-			if (!tp->u.b.rcv) {
-				tp->u.b.rcv = ring_new(st, tp->rcvbuf);
-				tcp_ext_get(st, tp);
-			}
-			if (!tp->u.b.rcv) {
-				len = 0;
-				flags &= (uint8_t)~TH_FIN;
-			} else {
-				bool stored;
-				uint32_t off = seq - tp->rcv_nxt;
-				uint32_t adv = ring_reass(st, tp->u.b.rcv, off, data, len, &stored);
-				tp->rcv_nxt += adv;
-				if (tp->x) {
-					tp->x->bytes_received += adv;
-					if (off > 0 && stored)
-						tp->x->last_ooo = seq;
-				}
-				if (off > 0) {
-					st->stats.ooo_segs++;
-					tp->t_flags |= TF_ACKNOW; /* a duplicate ACK tells the sender */
-					flags &= (uint8_t)~TH_FIN;
-				} else if (!stored || adv > len || tp->u.b.rcv->nooo ||
-					   (tp->t_flags & TF_DELACK)) {
-					/* a hole filled in whole or in part (RFC 5681
-					 * 4.2), or every second segment */
-					tp->t_flags |= TF_ACKNOW;
-				} else {
-					tp->t_flags |= TF_DELACK;
-					tp->t_delack = st->now + st->cfg.delack;
-				}
-				if (adv < len)
-					flags &= (uint8_t)~TH_FIN;
-			}
+			len = take_text(st, tp, seq, data, len, &flags);
 		}
 	}
 
@@ -726,5 +797,7 @@ void tcp_input(struct synfin_stack *st, const struct tcp_seg *seg)
 		syn_sent_input(st, tp, seg);
 		return;
 	}
+	if (tp->state == TCPS_ESTABLISHED && fast_input(st, tp, seg))
+		return;
 	sync_input(st, tp, seg);
 }
