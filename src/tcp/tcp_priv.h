@@ -19,10 +19,14 @@
 /* The few steps every segment takes (building and emitting it) are
  * compiled into their caller: a call and the saving of registers around
  * it cost as much as the step itself. */
+/* Rare paths (a table that grows) go out of line, so that the hot
+ * function around them saves and restores fewer registers. */
 #if defined(__GNUC__) || defined(__clang__)
 #define SF_HOT_INLINE inline __attribute__((always_inline))
+#define SF_COLD __attribute__((noinline, cold))
 #else
 #define SF_HOT_INLINE inline
+#define SF_COLD
 #endif
 
 /* predicates on states, as 4.4BSD has them */

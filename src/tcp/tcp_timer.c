@@ -74,6 +74,22 @@ void timer_cancel(struct synfin_stack *st, struct tmr *t)
 		heap_down(st, i, last);
 }
 
+/* Twice the room (rare: the heap keeps its size), out of line so that
+ * timer_set() itself saves few registers. */
+static SF_COLD bool heap_grow(struct synfin_stack *st)
+{
+	uint32_t ncap = st->heap_cap ? st->heap_cap * 2 : 64;
+	struct heap_ent *nh = st_alloc(st, ncap * sizeof *nh);
+	if (!nh)
+		return false;
+	if (st->heap_len)
+		memcpy(nh, st->heap, st->heap_len * sizeof *nh);
+	st_free(st, st->heap, st->heap_cap * sizeof *st->heap);
+	st->heap = nh;
+	st->heap_cap = ncap;
+	return true;
+}
+
 void timer_set(struct synfin_stack *st, struct tmr *t, synfin_time_t when)
 {
 	if (when == SYNFIN_TIME_NEVER) {
@@ -92,17 +108,8 @@ void timer_set(struct synfin_stack *st, struct tmr *t, synfin_time_t when)
 			heap_down(st, i, e);
 		return;
 	}
-	if (st->heap_len == st->heap_cap) {
-		uint32_t ncap = st->heap_cap ? st->heap_cap * 2 : 64;
-		struct heap_ent *nh = st_alloc(st, ncap * sizeof *nh);
-		if (!nh)
-			return; /* the deadline is lost; callers re-arm on the next event */
-		if (st->heap_len)
-			memcpy(nh, st->heap, st->heap_len * sizeof *nh);
-		st_free(st, st->heap, st->heap_cap * sizeof *st->heap);
-		st->heap = nh;
-		st->heap_cap = ncap;
-	}
+	if (st->heap_len == st->heap_cap && !heap_grow(st))
+		return; /* the deadline is lost; callers re-arm on the next event */
 	heap_up(st, st->heap_len++, (struct heap_ent){when, t});
 }
 
