@@ -202,12 +202,10 @@ static bool ooo_add(struct synfin_stack *st, struct ring *r, uint32_t off, uint3
 			if (r->ooo_cap >= RB_MAX_HOLES)
 				return false; /* no room to remember it: drop, the peer resends */
 			uint16_t ncap = r->ooo_cap ? (uint16_t)(r->ooo_cap * 2) : 8;
-			struct ooo_range *na = st_alloc_raw(st, ncap * sizeof *na);
+			struct ooo_range *na = st_regrow(st, r->ooo, r->ooo_cap * sizeof *na, r->nooo * sizeof *na,
+							 ncap * sizeof *na);
 			if (!na)
 				return false;
-			if (r->nooo)
-				memcpy(na, r->ooo, r->nooo * sizeof *na);
-			st_free(st, r->ooo, r->ooo_cap * sizeof *r->ooo);
 			r->ooo = na;
 			r->ooo_cap = ncap;
 		}

@@ -85,6 +85,19 @@ void st_free(struct synfin_stack *st, void *p, size_t size)
 		free(p);
 }
 
+/* An array grown from old_bytes to new_bytes, its first used bytes kept;
+ * NULL (the old one untouched) when memory is short. */
+void *st_regrow(struct synfin_stack *st, void *old, size_t old_bytes, size_t used, size_t new_bytes)
+{
+	void *n = st_alloc_raw(st, new_bytes);
+	if (!n)
+		return NULL;
+	if (used)
+		memcpy(n, old, used);
+	st_free(st, old, old_bytes);
+	return n;
+}
+
 /* ---- the object cache: freed blocks of the sizes connections use,
  * kept on free lists for the next connection (as lwIP's pools and the
  * kernels' slab caches do); the next pointer lives in the block ---- */

@@ -303,6 +303,7 @@ struct synfin_stack {
 void *st_alloc(struct synfin_stack *st, size_t size);     /* zeroed */
 void *st_alloc_raw(struct synfin_stack *st, size_t size); /* not zeroed: buffers */
 void st_free(struct synfin_stack *st, void *p, size_t size);
+void *st_regrow(struct synfin_stack *st, void *old, size_t old_bytes, size_t used, size_t new_bytes);
 /* blocks that connections come and go with (tcb, extension, TIME_WAIT
  * record, ring): through the object cache (cfg.obj_cache) */
 void *st_obj_get(struct synfin_stack *st, size_t size, bool zero);

@@ -79,12 +79,10 @@ void timer_cancel(struct synfin_stack *st, struct tmr *t)
 static SF_COLD bool heap_grow(struct synfin_stack *st)
 {
 	uint32_t ncap = st->heap_cap ? st->heap_cap * 2 : 64;
-	struct heap_ent *nh = st_alloc(st, ncap * sizeof *nh);
+	struct heap_ent *nh = st_regrow(st, st->heap, st->heap_cap * sizeof *nh, st->heap_len * sizeof *nh,
+					ncap * sizeof *nh);
 	if (!nh)
 		return false;
-	if (st->heap_len)
-		memcpy(nh, st->heap, st->heap_len * sizeof *nh);
-	st_free(st, st->heap, st->heap_cap * sizeof *st->heap);
 	st->heap = nh;
 	st->heap_cap = ncap;
 	return true;
