@@ -23,16 +23,29 @@
 #define ALIAS_WINDOW 64u
 #define ALIAS_MIN_LEN 512u
 
-static void data_copy(uint8_t *dst, const uint8_t *src, size_t n)
+static SF_COLD void alias_copy(uint8_t *dst, const uint8_t *src, size_t n)
 {
-	uintptr_t gap = ((uintptr_t)dst - (uintptr_t)src) & 4095u;
-	if (n < ALIAS_MIN_LEN || gap == 0 || gap >= ALIAS_WINDOW) {
-		memcpy(dst, src, n);
-		return;
-	}
 	for (; n >= 64; n -= 64, dst += 64, src += 64)
 		memcpy(dst, src, 64);
 	memcpy(dst, src, n);
+}
+
+static inline void data_copy(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	uintptr_t gap = ((uintptr_t)dst - (uintptr_t)src) & 4095u;
+	if (n < ALIAS_MIN_LEN || gap == 0 || gap >= ALIAS_WINDOW)
+		memcpy(dst, src, n);
+	else
+		alias_copy(dst, src, n);
+}
+
+/* A copy that crosses the ring's end, in two pieces (out of line: most
+ * copies are one piece, and end in a tail call). */
+static SF_COLD void wrap_copy(uint8_t *d1, const uint8_t *s1, size_t first, uint8_t *d2, const uint8_t *s2,
+			      size_t rest)
+{
+	data_copy(d1, s1, first);
+	data_copy(d2, s2, rest);
 }
 
 /* (a field added to struct ring must be set in ring_new) */
@@ -135,18 +148,20 @@ static void put_at(struct ring *r, uint32_t pos, const uint8_t *p, uint32_t n)
 {
 	uint32_t i = ring_pos(r, pos);
 	uint32_t first = r->cap - i < n ? r->cap - i : n;
-	data_copy(r->data + i, p, first);
 	if (n > first)
-		data_copy(r->data, p + first, n - first);
+		wrap_copy(r->data + i, p, first, r->data, p + first, n - first);
+	else
+		data_copy(r->data + i, p, n);
 }
 
 void ring_peek(const struct ring *r, uint32_t off, uint8_t *p, uint32_t n)
 {
 	uint32_t i = ring_pos(r, off);
 	uint32_t first = r->cap - i < n ? r->cap - i : n;
-	data_copy(p, r->data + i, first);
 	if (n > first)
-		data_copy(p + first, r->data, n - first);
+		wrap_copy(p, r->data + i, first, p + first, r->data, n - first);
+	else
+		data_copy(p, r->data + i, n);
 }
 
 uint32_t ring_write(struct ring *r, const uint8_t *p, uint32_t n, uint32_t hold)

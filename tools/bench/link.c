@@ -220,9 +220,10 @@ static void hook_free(void *ctx, void *ptr, size_t size)
 
 /* Room for a datagram of up to `len` bytes at the queue's tail: where it
  * will go, header excluded. Nothing is committed until queue_commit. */
-/* The queue grows to hold `need` more bytes (rare: out of line, so that
- * the hooks that call queue_room save few registers). */
-static __attribute__((noinline, cold)) void queue_grow(struct pktq *q, size_t need)
+/* The same once the queue has grown to hold `need` more bytes (rare: out
+ * of line and reached by a tail call, so that the hooks that call
+ * queue_room save no registers). */
+static __attribute__((noinline, cold)) uint8_t *queue_grow(struct pktq *q, size_t need)
 {
 	size_t ncap = q->cap ? q->cap : (size_t)1 << 20;
 	while (ncap < q->len + need && ncap < QUEUE_MAX)
@@ -234,6 +235,7 @@ static __attribute__((noinline, cold)) void queue_grow(struct pktq *q, size_t ne
 		bench_fail("out of memory for the link queue");
 	q->buf = nb;
 	q->cap = ncap;
+	return q->buf + q->len + PKT_HDR;
 }
 
 static uint8_t *queue_room(struct net *net, size_t len)
@@ -241,7 +243,7 @@ static uint8_t *queue_room(struct net *net, size_t len)
 	struct pktq *q = &net->q[net->out];
 	size_t need = PKT_HDR + ((len + 7) & ~(size_t)7);
 	if (q->len + need > q->cap)
-		queue_grow(q, need);
+		return queue_grow(q, need);
 	return q->buf + q->len + PKT_HDR;
 }
 
@@ -310,10 +312,11 @@ static void hook_output_ref(void *ctx, const uint8_t *hdr, size_t hdr_len, const
 }
 
 /* A datagram built outside the queue is copied in (out of line: the stacks
- * build theirs in place, and the hook then saves few registers). */
-static __attribute__((noinline)) void copy_in(struct net *net, const uint8_t *pkt, size_t len)
+ * build theirs in place, and the hook then saves no registers). */
+static __attribute__((noinline)) void copy_in(struct net *net, const uint8_t *pkt, size_t len, int dst)
 {
 	memcpy(queue_room(net, len), pkt, len);
+	queue_commit(net, (uint32_t)dst, len);
 }
 
 void net_inject(struct net *net, const uint8_t *pkt, size_t len)
@@ -323,8 +326,9 @@ void net_inject(struct net *net, const uint8_t *pkt, size_t len)
 		return;
 	const struct pktq *q = &net->q[net->out];
 	if (!q->buf || pkt != q->buf + q->len + PKT_HDR) /* built elsewhere */
-		copy_in(net, pkt, len);
-	queue_commit(net, (uint32_t)dst, len);
+		copy_in(net, pkt, len, dst);
+	else
+		queue_commit(net, (uint32_t)dst, len);
 }
 
 struct net *net_create(int n, const struct synfin_config *const *cfg, uint64_t seed)
