@@ -80,9 +80,14 @@ uint16_t ip4_hdr_csum(const uint8_t *h, size_t hlen)
 {
 	if (hlen != 20)
 		return inet_fold(inet_sum(h, hlen, 0));
-	uint32_t w[5];
-	memcpy(w, h, sizeof w);
-	uint64_t acc = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+	/* word by word from the datagram (a copy to an array first would go
+	 * through the stack) */
+	uint64_t acc = 0;
+	for (int i = 0; i < 5; i++) {
+		uint32_t w;
+		memcpy(&w, h + 4 * i, sizeof w);
+		acc += w;
+	}
 	acc = (acc & 0xffffffffu) + (acc >> 32);
 	acc = (acc & 0xffffu) + (acc >> 16);
 	acc = (acc & 0xffffu) + (acc >> 16);
