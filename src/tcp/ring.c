@@ -23,7 +23,7 @@
 #define ALIAS_WINDOW 64u
 #define ALIAS_MIN_LEN 512u
 
-static SF_COLD void alias_copy(uint8_t *dst, const uint8_t *src, size_t n)
+static SF_NOINLINE void alias_copy(uint8_t *dst, const uint8_t *src, size_t n)
 {
 	for (; n >= 64; n -= 64, dst += 64, src += 64)
 		memcpy(dst, src, 64);
@@ -41,7 +41,7 @@ static inline void data_copy(uint8_t *dst, const uint8_t *src, size_t n)
 
 /* A copy that crosses the ring's end, in two pieces (out of line: most
  * copies are one piece, and end in a tail call). */
-static SF_COLD void wrap_copy(uint8_t *d1, const uint8_t *s1, size_t first, uint8_t *d2, const uint8_t *s2,
+static SF_NOINLINE void wrap_copy(uint8_t *d1, const uint8_t *s1, size_t first, uint8_t *d2, const uint8_t *s2,
 			      size_t rest)
 {
 	data_copy(d1, s1, first);

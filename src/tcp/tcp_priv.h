@@ -18,15 +18,19 @@
 
 /* The few steps every segment takes (building and emitting it) are
  * compiled into their caller: a call and the saving of registers around
- * it cost as much as the step itself. */
-/* Rare paths (a table that grows) go out of line, so that the hot
- * function around them saves and restores fewer registers. */
+ * it cost as much as the step itself. The other way round, a path that
+ * few calls take goes out of line, so that the function around it saves
+ * and restores fewer registers: SF_COLD for the rare (a table that grows,
+ * compiled for size), SF_NOINLINE for one that must stay fast when taken
+ * (a copy of bulk data). */
 #if defined(__GNUC__) || defined(__clang__)
 #define SF_HOT_INLINE inline __attribute__((always_inline))
 #define SF_COLD __attribute__((noinline, cold))
+#define SF_NOINLINE __attribute__((noinline))
 #else
 #define SF_HOT_INLINE inline
 #define SF_COLD
+#define SF_NOINLINE
 #endif
 
 /* predicates on states, as 4.4BSD has them */

@@ -218,10 +218,8 @@ static void hook_free(void *ctx, void *ptr, size_t size)
 #define PKT_HDR 8u
 #define QUEUE_MAX ((size_t)1 << 30)
 
-/* Room for a datagram of up to `len` bytes at the queue's tail: where it
- * will go, header excluded. Nothing is committed until queue_commit. */
-/* The same once the queue has grown to hold `need` more bytes (rare: out
- * of line and reached by a tail call, so that the hooks that call
+/* queue_room() once the queue has grown to hold `need` more bytes (rare:
+ * out of line and reached by a tail call, so that the hooks that call
  * queue_room save no registers). */
 static __attribute__((noinline, cold)) uint8_t *queue_grow(struct pktq *q, size_t need)
 {
@@ -238,6 +236,8 @@ static __attribute__((noinline, cold)) uint8_t *queue_grow(struct pktq *q, size_
 	return q->buf + q->len + PKT_HDR;
 }
 
+/* Room for a datagram of up to `len` bytes at the queue's tail: where it
+ * will go, header excluded. Nothing is committed until queue_commit. */
 static uint8_t *queue_room(struct net *net, size_t len)
 {
 	struct pktq *q = &net->q[net->out];
