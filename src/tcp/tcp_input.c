@@ -88,7 +88,7 @@ static struct tcb *new_child(struct synfin_stack *st, struct tcb *l, const struc
  * timestamps, the low 4 bits of our TSval carry its window scale (15: none),
  * as Linux does, so that the connection keeps both options; the TSval is
  * rounded down so that it never runs ahead of our clock. */
-static void syncookie_reply(struct synfin_stack *st, const struct tcb *l, const struct tcp_seg *seg)
+static SF_NOINLINE void syncookie_reply(struct synfin_stack *st, const struct tcb *l, const struct tcp_seg *seg)
 {
 	uint16_t ours = (uint16_t)(st->cfg.mtu - 40);
 	uint16_t mss = !(seg->opt.has & TOF_MSS) ? 536 : seg->opt.mss < ours ? seg->opt.mss : ours;

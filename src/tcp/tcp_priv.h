@@ -516,6 +516,12 @@ uint32_t ring_reass(struct synfin_stack *st, struct ring *r, uint32_t off, const
 
 /* ---- user-call helpers shared with input ---- */
 void tcp_user_closed_check(struct synfin_stack *st, struct tcb *tp); /* linger done? */
-const char *tcp_flags_cause(const struct synfin_stack *st, uint8_t flags, char *buf); /* "rcv SYN,ACK" */
+const char *tcp_flags_text(uint8_t flags, char *buf); /* "rcv SYN,ACK" */
+/* The cause of a transition a segment made, for the state_change hook:
+ * built only when there is a hook to read it. */
+static inline const char *tcp_flags_cause(const struct synfin_stack *st, uint8_t flags, char *buf)
+{
+	return st->ops.state_change ? tcp_flags_text(flags, buf) : "";
+}
 
 #endif

@@ -78,7 +78,7 @@ static void insert(struct synfin_stack *st, struct tcb_ext *x, uint32_t l, uint3
 	x->sacked[i].right = r;
 }
 
-void tcp_sack_merge(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg)
+SF_NOINLINE void tcp_sack_merge(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg)
 {
 	if (!sack_on(tp))
 		return;
@@ -151,7 +151,7 @@ bool tcp_sack_next_hole(const struct tcb *tp, uint32_t *seq, uint32_t *len)
 	return false;
 }
 
-static void enter_recovery(struct synfin_stack *st, struct tcb *tp)
+static SF_NOINLINE void enter_recovery(struct synfin_stack *st, struct tcb *tp)
 {
 	struct tcb_ext *x = tp->x;
 	uint32_t mss = tcp_effective_mss(tp);
@@ -276,7 +276,7 @@ void tcp_recovery_ack(struct synfin_stack *st, struct tcb *tp, uint32_t acked, u
 	}
 }
 
-void tcp_recovery_dupack(struct synfin_stack *st, struct tcb *tp)
+SF_NOINLINE void tcp_recovery_dupack(struct synfin_stack *st, struct tcb *tp)
 {
 	struct tcb_ext *x = tcp_ext_get(st, tp);
 	if (!x)

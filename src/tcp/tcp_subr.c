@@ -23,8 +23,10 @@ struct tcb *tcp_newtcb(struct synfin_stack *st)
 	return tp;
 }
 
-void tcp_state_event(struct synfin_stack *st, int fd, uint32_t laddr, uint16_t lport,
-		     uint32_t faddr, uint16_t fport, int from, int to, const char *cause)
+/* Out of line: only a stack with a state_change hook builds the event,
+ * and the transitions it is called from stay small. */
+SF_NOINLINE void tcp_state_event(struct synfin_stack *st, int fd, uint32_t laddr, uint16_t lport,
+				 uint32_t faddr, uint16_t fport, int from, int to, const char *cause)
 {
 	if (!st->ops.state_change)
 		return;
@@ -49,13 +51,12 @@ void tcp_set_state(struct synfin_stack *st, struct tcb *tp, int state, const cha
 	tp->state = (uint8_t)state;
 	if (state == TCPS_ESTABLISHED)
 		st->stats.established++;
-	tcp_state_event(st, tp->fd, tp->laddr, tp->lport, tp->faddr, tp->fport, old, state, cause);
+	if (st->ops.state_change)
+		tcp_state_event(st, tp->fd, tp->laddr, tp->lport, tp->faddr, tp->fport, old, state, cause);
 }
 
-const char *tcp_flags_cause(const struct synfin_stack *st, uint8_t flags, char *buf)
+SF_NOINLINE const char *tcp_flags_text(uint8_t flags, char *buf)
 {
-	if (!st->ops.state_change)
-		return ""; /* nobody reads it: do not build it */
 	static const struct {
 		uint8_t bit;
 		const char *name;
@@ -444,7 +445,7 @@ void tcp_drop(struct synfin_stack *st, struct tcb *tp, int err, const char *caus
 }
 
 /* RFC 5961 section 7: a global budget of challenge ACKs per second. */
-bool tcp_challenge_ack_allowed(struct synfin_stack *st)
+SF_NOINLINE bool tcp_challenge_ack_allowed(struct synfin_stack *st)
 {
 	synfin_time_t second = st->now / SYNFIN_US_PER_S;
 	if (second != st->chack_second) {

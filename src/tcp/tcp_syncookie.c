@@ -19,7 +19,7 @@ static uint32_t cookie_hash(const struct synfin_stack *st, const struct tcp_seg 
 	return (uint32_t)st_siphash(st, w, sizeof w) & 0xffffffu;
 }
 
-uint32_t syncookie_make(const struct synfin_stack *st, const struct tcp_seg *syn, uint16_t mss)
+SF_NOINLINE uint32_t syncookie_make(const struct synfin_stack *st, const struct tcp_seg *syn, uint16_t mss)
 {
 	uint32_t idx = 0;
 	for (uint32_t i = 0; i < 8; i++)
@@ -29,7 +29,7 @@ uint32_t syncookie_make(const struct synfin_stack *st, const struct tcp_seg *syn
 	return ((t & 0x1fu) << 27) | (idx << 24) | cookie_hash(st, syn, syn->seq, t, idx);
 }
 
-uint16_t syncookie_check(const struct synfin_stack *st, const struct tcp_seg *ack)
+SF_NOINLINE uint16_t syncookie_check(const struct synfin_stack *st, const struct tcp_seg *ack)
 {
 	uint32_t cookie = ack->ack - 1, irs = ack->seq - 1;
 	uint32_t now_t = (uint32_t)(st->now / COOKIE_PERIOD);
