@@ -37,21 +37,6 @@ static SF_HOT_INLINE void emit(struct synfin_stack *st, uint8_t *buf, const stru
 	st->ops.output(st->ops.ctx, buf, n);
 }
 
-/* The same with the payload handed over in place (ops.output_ref): the
- * headers are built in the stack's buffer, the payload stays in the send
- * ring, which stays pinned until synfin_tx_release(). */
-static void emit_ref(struct synfin_stack *st, const struct tcp_seg *seg)
-{
-	size_t n = tcp_emit_headers_inline(st->outbuf, st->outcap, seg, st->ip_id++,
-					   !st->cfg.checksum_offload);
-	if (n == 0 || n + seg->len > st->cfg.mtu)
-		return;
-	st->stats.ip_out++;
-	st->stats.tcp_out++;
-	st->tx_pinned = true;
-	st->ops.output_ref(st->ops.ctx, st->outbuf, n, seg->data, seg->len);
-}
-
 void tcp_respond(struct synfin_stack *st, uint32_t laddr, uint16_t lport, uint32_t faddr,
 		 uint16_t fport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
 		 const struct tcp_opts *opt)
@@ -107,87 +92,51 @@ static uint32_t window_to_offer(const struct tcb *tp)
 	return space > maxwin ? maxwin : space;
 }
 
-/* Build and send one segment of this connection: SEQ, `len` bytes of the
- * send ring from offset `off`, the flags given (ACK added once
- * synchronized), the window, and the options the connection uses (SACK
- * blocks when we hold out-of-order data). Returns the window offered. */
-static SF_HOT_INLINE uint32_t send_segment(struct synfin_stack *st, struct tcb *tp, uint32_t seq, uint32_t off,
-			     uint32_t len, uint8_t flags, bool send_syn)
+/* The options of a segment other than the lone timestamp: a SYN's (MSS,
+ * window scale, timestamps, SACK permitted, each as the handshake allows)
+ * or SACK blocks for the out-of-order data we hold, written at p. Out of
+ * line: two segments of a connection's life carry them, or a lossy path's.
+ * Returns their length (a multiple of 4, at most 40). */
+static SF_NOINLINE size_t put_full_opts(struct synfin_stack *st, const struct tcb *tp, bool send_syn, uint8_t *p)
 {
-	/* only what emit reads is set: the SACK blocks past opt.nsack are
-	 * not. MSS and scale are, though read only under their flags: the
-	 * compiler cannot see that through the inline writer. */
-	struct tcp_seg s;
-	s.saddr = tp->laddr;
-	s.daddr = tp->faddr;
-	s.sport = tp->lport;
-	s.dport = tp->fport;
-	s.flags = flags;
-	s.seq = seq;
-	s.ack = 0;
-	s.urp = 0;
-	s.opt.has = 0;
-	s.opt.nsack = 0;
-	s.opt.mss = 0;
-	s.opt.wscale = 0;
-	s.data = NULL;
-	s.len = 0;
-	if (tp->state != TCPS_SYN_SENT) {
-		s.flags |= TH_ACK;
-		s.ack = tp->rcv_nxt;
+	struct tcp_opts o;
+	o.has = 0;
+	o.nsack = 0;
+	o.mss = 0;
+	o.wscale = 0;
+	bool ts = send_syn ? (tp->t_flags & TF_REQ_TSTMP) && (tp->state == TCPS_SYN_SENT || (tp->t_flags & TF_RCVD_TSTMP))
+			   : (tp->t_flags & TF_RCVD_TSTMP);
+	if (ts) {
+		o.has = TOF_TS;
+		o.tsval = st_ms(st) + tp->ts_offset;
+		o.tsecr = tp->ts_recent;
 	}
-	uint32_t win = window_to_offer(tp);
 	if (send_syn) {
-		s.wnd = (uint16_t)(tcp_rcv_space(tp) > 65535 ? 65535 : tcp_rcv_space(tp));
-		s.opt.has = TOF_MSS;
-		s.opt.mss = (uint16_t)(st->cfg.mtu - 40);
 		bool first = tp->state == TCPS_SYN_SENT;
+		o.has |= TOF_MSS;
+		o.mss = (uint16_t)(st->cfg.mtu - 40);
 		if ((tp->t_flags & TF_REQ_SCALE) && (first || (tp->t_flags & TF_RCVD_SCALE))) {
-			s.opt.has |= TOF_WSCALE;
-			s.opt.wscale = tp->rcv_scale;
-		}
-		if ((tp->t_flags & TF_REQ_TSTMP) && (first || (tp->t_flags & TF_RCVD_TSTMP))) {
-			s.opt.has |= TOF_TS;
-			s.opt.tsval = st_ms(st) + tp->ts_offset;
-			s.opt.tsecr = tp->ts_recent;
+			o.has |= TOF_WSCALE;
+			o.wscale = tp->rcv_scale;
 		}
 		if ((tp->t_flags & TF_REQ_SACK) && (first || (tp->t_flags & TF_SACK_PERMIT)))
-			s.opt.has |= TOF_SACKPERM;
-		win = s.wnd;
+			o.has |= TOF_SACKPERM;
 	} else {
-		s.wnd = (uint16_t)(win >> tp->rcv_scale);
-		win = (uint32_t)s.wnd << tp->rcv_scale;
-		if (tp->t_flags & TF_RCVD_TSTMP) {
-			s.opt.has = TOF_TS;
-			s.opt.tsval = st_ms(st) + tp->ts_offset;
-			s.opt.tsecr = tp->ts_recent;
-		}
-		int n = tcp_sack_blocks(tp, s.opt.sack, (tp->t_flags & TF_RCVD_TSTMP) ? 3 : 4);
+		int n = tcp_sack_blocks(tp, o.sack, ts ? 3 : 4);
 		if (n > 0) {
-			s.opt.has |= TOF_SACK;
-			s.opt.nsack = (uint8_t)n;
+			o.has |= TOF_SACK;
+			o.nsack = (uint8_t)n;
 		}
 	}
-	if (len && off + len == tcp_snd_pending(tp))
-		s.flags |= TH_PSH;
-	if (len >= TX_REF_MIN && st->ops.output_ref && ring_contig(tp->u.b.snd, off) >= len) {
-		/* by reference: no copy at all */
-		s.data = ring_at(tp->u.b.snd, off);
-		s.len = len;
-		emit_ref(st, &s);
-	} else {
-		uint8_t *buf = st_txbuf(st);
-		if (len) {
-			/* the payload goes straight to its place behind the
-			 * headers, in the driver's buffer when it lends one: the
-			 * ring is read once per transmission */
-			uint8_t *payload = buf + IP4_HDR_MIN + TCP_HDR_MIN + tcp_opts_len(&s.opt);
-			ring_peek(tp->u.b.snd, off, payload, len);
-			s.data = payload;
-			s.len = len;
-		}
-		emit(st, buf, &s);
-	}
+	size_t n = tcp_opts_len_inline(&o);
+	tcp_emit_opts(p, &o, n);
+	return n;
+}
+
+/* What every segment sent tells the peer: the window edge offered, and
+ * the ACK owed is paid. */
+static SF_HOT_INLINE void sent(struct tcb *tp, uint32_t win)
+{
 	if (tp->x)
 		tp->x->segs_out++;
 	if (tp->state != TCPS_SYN_SENT) {
@@ -196,6 +145,66 @@ static SF_HOT_INLINE uint32_t send_segment(struct synfin_stack *st, struct tcb *
 		tp->t_flags &= ~(TF_ACKNOW | TF_DELACK);
 		tp->t_delack = SYNFIN_TIME_NEVER;
 	}
+}
+
+/* Build and send one segment of this connection: SEQ, `len` bytes of the
+ * send ring from offset `off`, the flags given (ACK added once
+ * synchronized), the window, and the options the connection uses (SACK
+ * blocks when we hold out-of-order data). The headers are written straight
+ * from the control block; the payload goes from the send ring to its place
+ * behind them, in the driver's buffer when it lends one (the ring is read
+ * once per transmission), or stays in the ring when the driver takes it by
+ * reference (ops.output_ref: the headers in the stack's buffer, the ring
+ * pinned until synfin_tx_release()). Returns the window offered. */
+static SF_HOT_INLINE uint32_t send_segment(struct synfin_stack *st, struct tcb *tp, uint32_t seq, uint32_t off,
+					   uint32_t len, uint8_t flags, bool send_syn)
+{
+	uint32_t ack = 0, win;
+	uint16_t wnd;
+	if (tp->state != TCPS_SYN_SENT) {
+		flags |= TH_ACK;
+		ack = tp->rcv_nxt;
+	}
+	if (send_syn) {
+		/* the window of a SYN is never scaled (RFC 7323 2.2) */
+		wnd = (uint16_t)(tcp_rcv_space(tp) > 65535 ? 65535 : tcp_rcv_space(tp));
+		win = wnd;
+	} else {
+		win = window_to_offer(tp);
+		wnd = (uint16_t)(win >> tp->rcv_scale);
+		win = (uint32_t)wnd << tp->rcv_scale;
+	}
+	if (len && off + len == tcp_snd_pending(tp))
+		flags |= TH_PSH;
+	bool ref = len >= TX_REF_MIN && st->ops.output_ref && ring_contig(tp->u.b.snd, off) >= len;
+	uint8_t *buf = ref ? st->outbuf : st_txbuf(st);
+	uint8_t *th = buf + IP4_HDR_MIN;
+	size_t optlen = 0;
+	if (send_syn || tcp_sack_blocks_held(tp)) {
+		optlen = put_full_opts(st, tp, send_syn, th + TCP_HDR_MIN);
+	} else if (tp->t_flags & TF_RCVD_TSTMP) {
+		tcp_put_ts(th + TCP_HDR_MIN, st_ms(st) + tp->ts_offset, tp->ts_recent);
+		optlen = 2 + TCPOLEN_TIMESTAMP;
+	}
+	size_t thlen = TCP_HDR_MIN + optlen, hlen = IP4_HDR_MIN + thlen;
+	if (hlen + len <= st->cfg.mtu) {
+		const uint8_t *payload = ref ? ring_at(tp->u.b.snd, off) : buf + hlen;
+		if (len && !ref)
+			ring_peek(tp->u.b.snd, off, buf + hlen, len);
+		tcp_put_fixed(buf, (uint16_t)(hlen + len), st->ip_id++, tp->laddr, tp->faddr, tp->lport, tp->fport,
+			      seq, ack, thlen, flags, wnd, 0);
+		if (!st->cfg.checksum_offload)
+			tcp_put_csum(th, thlen, payload, len, tp->laddr, tp->faddr);
+		st->stats.ip_out++;
+		st->stats.tcp_out++;
+		if (ref) {
+			st->tx_pinned = true;
+			st->ops.output_ref(st->ops.ctx, buf, hlen, payload, len);
+		} else {
+			st->ops.output(st->ops.ctx, buf, hlen + len);
+		}
+	}
+	sent(tp, win);
 	return win;
 }
 

@@ -397,10 +397,15 @@ uint32_t tcp_sack_skip(const struct tcb *tp, uint32_t seq);
  * (tested inline) unless out-of-order data waits. tcp_sack_fill() does the
  * work and relies on that test. */
 int tcp_sack_fill(const struct tcb *tp, struct tcp_sack_block *out, int max);
-static inline int tcp_sack_blocks(const struct tcb *tp, struct tcp_sack_block *out, int max)
+/* Whether there are SACK blocks to send: out-of-order data is held. */
+static inline bool tcp_sack_blocks_held(const struct tcb *tp)
 {
 	const struct ring *r = tp->u.b.rcv;
-	if (!(tp->t_flags & TF_SACK_PERMIT) || !r || r->nooo == 0 || max <= 0)
+	return (tp->t_flags & TF_SACK_PERMIT) && r && r->nooo != 0;
+}
+static inline int tcp_sack_blocks(const struct tcb *tp, struct tcp_sack_block *out, int max)
+{
+	if (!tcp_sack_blocks_held(tp) || max <= 0)
 		return 0;
 	return tcp_sack_fill(tp, out, max);
 }

@@ -47,17 +47,24 @@ static inline size_t tcp_opts_len_inline(const struct tcp_opts *o)
 	return (n + 3) & ~(size_t)3;
 }
 
+/* The timestamp option as RFC 7323 appendix A lays it out: NOP, NOP,
+ * TS (12 bytes, aligned). */
+static inline void tcp_put_ts(uint8_t *p, uint32_t tsval, uint32_t tsecr)
+{
+	put32(p, (uint32_t)TCPOPT_NOP << 24 | (uint32_t)TCPOPT_NOP << 16 | (uint32_t)TCPOPT_TIMESTAMP << 8 |
+			 TCPOLEN_TIMESTAMP);
+	put32(p + 4, tsval);
+	put32(p + 8, tsecr);
+}
+
 /* Writes exactly n = tcp_opts_len(o) bytes; the caller checked it fits in 40,
  * which also bounds nsack by TCP_MAX_SACK. */
 static inline void tcp_emit_opts(uint8_t *p, const struct tcp_opts *o, size_t n)
 {
 	uint8_t *start = p;
 
-	if (o->has == TOF_TS) { /* the common case, as RFC 7323 appendix A lays it out */
-		put32(p, (uint32_t)TCPOPT_NOP << 24 | (uint32_t)TCPOPT_NOP << 16 |
-				 (uint32_t)TCPOPT_TIMESTAMP << 8 | TCPOLEN_TIMESTAMP);
-		put32(p + 4, o->tsval);
-		put32(p + 8, o->tsecr);
+	if (o->has == TOF_TS) { /* the common case */
+		tcp_put_ts(p, o->tsval, o->tsecr);
 		return;
 	}
 	if (o->has & TOF_MSS) {
@@ -106,6 +113,38 @@ static inline void tcp_emit_opts(uint8_t *p, const struct tcp_opts *o, size_t n)
 		*p++ = TCPOPT_EOL;
 }
 
+/* The IPv4 header and the fixed 20 bytes of the TCP header (checksum 0)
+ * of a datagram of `total` bytes whose TCP header is `thlen` long. */
+static inline void tcp_put_fixed(uint8_t *buf, uint16_t total, uint16_t ip_id, uint32_t saddr, uint32_t daddr,
+				 uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, size_t thlen,
+				 uint8_t flags, uint16_t wnd, uint16_t urp)
+{
+	uint8_t *th = buf + IP4_HDR_MIN;
+	/* DF: the stack does its own MSS/PMTU sizing */
+	ip4_write_header(buf, total, ip_id, true, IP4_TTL, IPPROTO_TCP_, saddr, daddr);
+	put16(th, sport);
+	put16(th + 2, dport);
+	put32(th + 4, seq);
+	put32(th + 8, ack);
+	th[12] = (uint8_t)((thlen / 4) << 4);
+	th[13] = flags;
+	put16(th + 14, wnd);
+	put16(th + 16, 0);
+	put16(th + 18, urp);
+}
+
+/* The TCP checksum of a segment whose header (a multiple of 4 bytes, so
+ * the payload's sum joins it wherever the payload is) is written. */
+static inline void tcp_put_csum(uint8_t *th, size_t thlen, const uint8_t *payload, uint32_t len,
+				uint32_t saddr, uint32_t daddr)
+{
+	uint32_t sum = inet_pseudo_sum(saddr, daddr, IPPROTO_TCP_, (uint16_t)(thlen + len));
+	sum = inet_sum(th, thlen, sum);
+	if (len)
+		sum = inet_sum(payload, len, sum);
+	put16(th + 16, inet_fold(sum));
+}
+
 /* The headers of a checked segment whose `optlen` bytes of options fit
  * and whose payload is at `payload`; returns their length. */
 static inline size_t tcp_write_headers(uint8_t *buf, const struct tcp_seg *seg, size_t optlen,
@@ -113,28 +152,11 @@ static inline size_t tcp_write_headers(uint8_t *buf, const struct tcp_seg *seg, 
 {
 	size_t thlen = TCP_HDR_MIN + optlen;
 	uint8_t *th = buf + IP4_HDR_MIN;
-	/* DF: the stack does its own MSS/PMTU sizing */
-	ip4_write_header(buf, (uint16_t)(IP4_HDR_MIN + thlen + seg->len), ip_id, true, IP4_TTL, IPPROTO_TCP_,
-			 seg->saddr, seg->daddr);
-	put16(th, seg->sport);
-	put16(th + 2, seg->dport);
-	put32(th + 4, seg->seq);
-	put32(th + 8, seg->ack);
-	th[12] = (uint8_t)((thlen / 4) << 4);
-	th[13] = seg->flags;
-	put16(th + 14, seg->wnd);
-	put16(th + 16, 0);
-	put16(th + 18, seg->urp);
+	tcp_put_fixed(buf, (uint16_t)(IP4_HDR_MIN + thlen + seg->len), ip_id, seg->saddr, seg->daddr, seg->sport,
+		      seg->dport, seg->seq, seg->ack, thlen, seg->flags, seg->wnd, seg->urp);
 	tcp_emit_opts(th + TCP_HDR_MIN, &seg->opt, optlen);
-	if (tcp_csum) {
-		/* the header's length is a multiple of 4: the payload's sum
-		 * joins it wherever the payload is */
-		uint32_t sum = inet_pseudo_sum(seg->saddr, seg->daddr, IPPROTO_TCP_, (uint16_t)(thlen + seg->len));
-		sum = inet_sum(th, thlen, sum);
-		if (seg->len)
-			sum = inet_sum(payload, seg->len, sum);
-		put16(th + 16, inet_fold(sum));
-	}
+	if (tcp_csum)
+		tcp_put_csum(th, thlen, payload, seg->len, seg->saddr, seg->daddr);
 	return IP4_HDR_MIN + thlen;
 }
 
