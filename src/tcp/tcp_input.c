@@ -429,6 +429,109 @@ static bool fast_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 	return true;
 }
 
+/* The rare turns of sync_input, out of line so that its usual path stays
+ * short and keeps its values in registers. */
+
+/* PAWS (RFC 7323 5.3) for a segment whose timestamp is older than
+ * TS.Recent: true if it is dropped (and ACKed), false if TS.Recent itself
+ * was over 24 days old and is forgotten. */
+static SF_COLD bool paws_reject(struct synfin_stack *st, struct tcb *tp)
+{
+	uint32_t now_s = (uint32_t)(st->now / SYNFIN_US_PER_S);
+	if (now_s - tp->ts_recent_age_s > 24u * 24 * 3600) {
+		tp->ts_recent = 0;
+		return false;
+	}
+	st->stats.paws_drops++;
+	tp->t_flags |= TF_ACKNOW;
+	tcp_output(st, tp);
+	return true;
+}
+
+/* A segment outside the receive window: an RST is dropped, anything else
+ * answered with an ACK. */
+static SF_COLD void unacceptable(struct synfin_stack *st, struct tcb *tp, uint8_t flags, uint32_t seglen)
+{
+	if (flags & TH_RST)
+		return;
+	st->stats.dup_segs++;
+	/* Two ends that each find the other's bare ACKs out of window would
+	 * answer each other forever: an ACK for an unacceptable bare ACK goes
+	 * at most every 500 ms (Linux's tcp_invalid_ratelimit). Segments with
+	 * data are always answered: that ACK is what the sender needs. */
+	if (seglen == 0 && tp->x) {
+		uint32_t now_ms = st_ms(st);
+		if (tp->x->oow_ack_ms && now_ms - tp->x->oow_ack_ms < 500)
+			return;
+		tp->x->oow_ack_ms = now_ms ? now_ms : 1;
+	}
+	tp->t_flags |= TF_ACKNOW;
+	tcp_output(st, tp);
+}
+
+/* A passive open's child goes back to LISTEN: for us, the child goes and
+ * the listener is still there. */
+static void back_to_listen(struct synfin_stack *st, struct tcb *tp, const char *cause)
+{
+	tcp_set_state(st, tp, TCPS_LISTEN, cause);
+	tw_restore(st, tp);
+	tp->state = TCPS_CLOSED;
+	tcp_free(st, tp);
+}
+
+/* An RST in the window (RFC 5961 3.2): exactly at RCV.NXT it resets the
+ * connection, elsewhere it draws a challenge ACK. */
+static SF_COLD void rst_input(struct synfin_stack *st, struct tcb *tp, uint32_t seq)
+{
+	st->stats.rst_in++;
+	if (seq != tp->rcv_nxt) {
+		challenge_ack(st, tp);
+		return;
+	}
+	switch (tp->state) {
+	case TCPS_SYN_RCVD:
+		if (tp->t_flags & TF_PASSIVE)
+			back_to_listen(st, tp, "rcv RST (passive open)");
+		else
+			tcp_close(st, tp, ECONNREFUSED, "rcv RST");
+		return;
+	case TCPS_ESTABLISHED:
+	case TCPS_FIN_WAIT_1:
+	case TCPS_FIN_WAIT_2:
+	case TCPS_CLOSE_WAIT:
+		tcp_close(st, tp, ECONNRESET, "rcv RST");
+		return;
+	default: /* CLOSING, LAST_ACK */
+		tcp_close(st, tp, 0, "rcv RST");
+		return;
+	}
+}
+
+/* A SYN in the window: a passive open's child goes; anything else gets a
+ * challenge ACK, whatever the SYN's number (RFC 5961 4.2). */
+static SF_COLD void syn_in_window(struct synfin_stack *st, struct tcb *tp)
+{
+	if (tp->state == TCPS_SYN_RCVD && (tp->t_flags & TF_PASSIVE))
+		back_to_listen(st, tp, "rcv SYN in window (passive open)");
+	else
+		challenge_ack(st, tp);
+}
+
+/* An ACK that acknowledges nothing new. A duplicate ACK (RFC 5681 2) has
+ * no data and the same window; with SACK, an ACK that SACKs new data
+ * counts whatever its window says (RFC 6675 2): Linux moves its window in
+ * the ACKs it sends while it holds out-of-order data. */
+static SF_NOINLINE void old_ack(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg, uint32_t len,
+				uint8_t flags)
+{
+	uint32_t sacked_before = tp->x ? tp->x->sacked_bytes : 0;
+	tcp_sack_update(st, tp, seg);
+	bool news = tp->x && tp->x->sacked_bytes > sacked_before;
+	if (seg->ack == tp->snd_una && len == 0 && !(flags & TH_FIN) && tp->snd_max != tp->snd_una &&
+	    !(tp->t_flags & TF_PERSIST) && (news || ((uint32_t)seg->wnd << tp->snd_scale) == tp->snd_wnd))
+		tcp_recovery_dupack(st, tp);
+}
+
 static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg)
 {
 	char cause[48];
@@ -449,17 +552,8 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 	/* PAWS (RFC 7323 5.3): an older timestamp marks an old duplicate,
 	 * unless TS.Recent itself is over 24 days old. */
 	if ((tp->t_flags & TF_RCVD_TSTMP) && (seg->opt.has & TOF_TS) && !(flags & TH_RST) &&
-	    seq_lt(seg->opt.tsval, tp->ts_recent)) {
-		uint32_t now_s = (uint32_t)(st->now / SYNFIN_US_PER_S);
-		if (now_s - tp->ts_recent_age_s > 24u * 24 * 3600) {
-			tp->ts_recent = 0;
-		} else {
-			st->stats.paws_drops++;
-			tp->t_flags |= TF_ACKNOW;
-			tcp_output(st, tp);
-			return;
-		}
-	}
+	    seq_lt(seg->opt.tsval, tp->ts_recent) && paws_reject(st, tp))
+		return;
 
 	/* An old SYN (numbered IRS) loses its SYN before the window test, as
 	 * in 4.4BSD: in SYN_RCVD a SYN,ACK then completes a simultaneous open
@@ -500,22 +594,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		flags &= (uint8_t)~(TH_FIN | TH_SYN);
 	}
 	if (!ok) {
-		if (flags & TH_RST)
-			return;
-		st->stats.dup_segs++;
-		/* Two ends that each find the other's bare ACKs out of window
-		 * would answer each other forever: an ACK for an unacceptable
-		 * bare ACK goes at most every 500 ms (Linux's
-		 * tcp_invalid_ratelimit). Segments with data are always
-		 * answered: that ACK is what the sender needs. */
-		if (seglen == 0 && tp->x) {
-			uint32_t now_ms = st_ms(st);
-			if (tp->x->oow_ack_ms && now_ms - tp->x->oow_ack_ms < 500)
-				return;
-			tp->x->oow_ack_ms = now_ms ? now_ms : 1;
-		}
-		tp->t_flags |= TF_ACKNOW;
-		tcp_output(st, tp);
+		unacceptable(st, tp, flags, seglen);
 		return;
 	}
 	/* RFC 7323 4.3: an acceptable segment that starts at or before the
@@ -549,47 +628,13 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 
 	/* second: RST (RFC 5961 3.2) */
 	if (flags & TH_RST) {
-		st->stats.rst_in++;
-		if (seq != tp->rcv_nxt) {
-			challenge_ack(st, tp);
-			return;
-		}
-		switch (tp->state) {
-		case TCPS_SYN_RCVD:
-			if (tp->t_flags & TF_PASSIVE) {
-				/* back to LISTEN: for us, the child goes and the
-				 * listener is still there */
-				tcp_set_state(st, tp, TCPS_LISTEN, "rcv RST (passive open)");
-				tw_restore(st, tp);
-				tp->state = TCPS_CLOSED;
-				tcp_free(st, tp);
-			} else {
-				tcp_close(st, tp, ECONNREFUSED, "rcv RST");
-			}
-			return;
-		case TCPS_ESTABLISHED:
-		case TCPS_FIN_WAIT_1:
-		case TCPS_FIN_WAIT_2:
-		case TCPS_CLOSE_WAIT:
-			tcp_close(st, tp, ECONNRESET, "rcv RST");
-			return;
-		default: /* CLOSING, LAST_ACK */
-			tcp_close(st, tp, 0, "rcv RST");
-			return;
-		}
+		rst_input(st, tp, seq);
+		return;
 	}
 
 	/* fourth: SYN in the window */
 	if (flags & TH_SYN) {
-		if (tp->state == TCPS_SYN_RCVD && (tp->t_flags & TF_PASSIVE)) {
-			tcp_set_state(st, tp, TCPS_LISTEN, "rcv SYN in window (passive open)");
-			tw_restore(st, tp);
-			tp->state = TCPS_CLOSED;
-			tcp_free(st, tp);
-			return;
-		}
-		/* RFC 5961 4.2: whatever its number, a challenge ACK */
-		challenge_ack(st, tp);
+		syn_in_window(st, tp);
 		return;
 	}
 
@@ -642,17 +687,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 	if (seq_gt(seg->ack, tp->snd_una)) {
 		ack_advance(st, tp, seg);
 	} else {
-		/* A duplicate ACK (RFC 5681 2): nothing new acknowledged, no
-		 * data, the same window. With SACK, an ACK that SACKs new data
-		 * counts whatever its window says (RFC 6675 2): Linux moves its
-		 * window in the ACKs it sends while it holds out-of-order data. */
-		uint32_t sacked_before = tp->x ? tp->x->sacked_bytes : 0;
-		tcp_sack_update(st, tp, seg);
-		bool news = tp->x && tp->x->sacked_bytes > sacked_before;
-		if (seg->ack == tp->snd_una && len == 0 && !(flags & TH_FIN) && tp->snd_max != tp->snd_una &&
-		    !(tp->t_flags & TF_PERSIST) &&
-		    (news || ((uint32_t)seg->wnd << tp->snd_scale) == tp->snd_wnd))
-			tcp_recovery_dupack(st, tp);
+		old_ack(st, tp, seg, len, flags);
 	}
 	update_snd_wnd(tp, seq, seg);
 	if (tp->t_flags & TF_PERSIST) {

@@ -151,7 +151,7 @@ bool tcp_sack_next_hole(const struct tcb *tp, uint32_t *seq, uint32_t *len)
 	return false;
 }
 
-static SF_NOINLINE void enter_recovery(struct synfin_stack *st, struct tcb *tp)
+static SF_COLD void enter_recovery(struct synfin_stack *st, struct tcb *tp)
 {
 	struct tcb_ext *x = tp->x;
 	uint32_t mss = tcp_effective_mss(tp);

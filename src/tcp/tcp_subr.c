@@ -25,7 +25,7 @@ struct tcb *tcp_newtcb(struct synfin_stack *st)
 
 /* Out of line: only a stack with a state_change hook builds the event,
  * and the transitions it is called from stay small. */
-SF_NOINLINE void tcp_state_event(struct synfin_stack *st, int fd, uint32_t laddr, uint16_t lport,
+SF_COLD void tcp_state_event(struct synfin_stack *st, int fd, uint32_t laddr, uint16_t lport,
 				 uint32_t faddr, uint16_t fport, int from, int to, const char *cause)
 {
 	if (!st->ops.state_change)
@@ -42,6 +42,13 @@ SF_NOINLINE void tcp_state_event(struct synfin_stack *st, int fd, uint32_t laddr
 	st->ops.state_change(st->ops.ctx, &ev);
 }
 
+/* The transition tp just made, to the hook (few arguments: the
+ * transitions inline this call) */
+static SF_COLD void state_hook(struct synfin_stack *st, const struct tcb *tp, int old, const char *cause)
+{
+	tcp_state_event(st, tp->fd, tp->laddr, tp->lport, tp->faddr, tp->fport, old, tp->state, cause);
+}
+
 /* Every transition of every connection passes through here. */
 void tcp_set_state(struct synfin_stack *st, struct tcb *tp, int state, const char *cause)
 {
@@ -52,10 +59,10 @@ void tcp_set_state(struct synfin_stack *st, struct tcb *tp, int state, const cha
 	if (state == TCPS_ESTABLISHED)
 		st->stats.established++;
 	if (st->ops.state_change)
-		tcp_state_event(st, tp->fd, tp->laddr, tp->lport, tp->faddr, tp->fport, old, state, cause);
+		state_hook(st, tp, old, cause);
 }
 
-SF_NOINLINE const char *tcp_flags_text(uint8_t flags, char *buf)
+SF_COLD const char *tcp_flags_text(uint8_t flags, char *buf)
 {
 	static const struct {
 		uint8_t bit;
@@ -445,7 +452,7 @@ void tcp_drop(struct synfin_stack *st, struct tcb *tp, int err, const char *caus
 }
 
 /* RFC 5961 section 7: a global budget of challenge ACKs per second. */
-SF_NOINLINE bool tcp_challenge_ack_allowed(struct synfin_stack *st)
+SF_COLD bool tcp_challenge_ack_allowed(struct synfin_stack *st)
 {
 	synfin_time_t second = st->now / SYNFIN_US_PER_S;
 	if (second != st->chack_second) {

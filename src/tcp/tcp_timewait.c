@@ -326,7 +326,7 @@ void tw_reopen_confirmed(struct synfin_stack *st, struct tcb *tp)
 		tw_remove(st, tw, "reopened by a new connection");
 }
 
-void tw_restore(struct synfin_stack *st, struct tcb *tp)
+SF_COLD void tw_restore(struct synfin_stack *st, struct tcb *tp)
 {
 	struct tw *tw = tw_lookup(st, tp->laddr, tp->lport, tp->faddr, tp->fport);
 	if (!tw || !(tw->flags & TWF_HIDDEN))
