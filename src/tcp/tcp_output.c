@@ -148,9 +148,10 @@ static SF_HOT_INLINE void sent(struct tcb *tp, uint32_t win)
 }
 
 /* Build and send one segment of this connection: SEQ, `len` bytes of the
- * send ring from offset `off`, the flags given (ACK added once
- * synchronized), the window, and the options the connection uses (SACK
- * blocks when we hold out-of-order data). The headers are written straight
+ * send ring from offset `off`, the flags given (PSH set by the caller on
+ * the last buffered byte; ACK added once synchronized), the window, and
+ * the options the connection uses (SACK blocks when we hold out-of-order
+ * data). The headers are written straight
  * from the control block; the payload goes from the send ring to its place
  * behind them, in the driver's buffer when it lends one (the ring is read
  * once per transmission), or stays in the ring when the driver takes it by
@@ -174,8 +175,6 @@ static SF_HOT_INLINE uint32_t send_segment(struct synfin_stack *st, struct tcb *
 		wnd = (uint16_t)(win >> tp->rcv_scale);
 		win = (uint32_t)wnd << tp->rcv_scale;
 	}
-	if (len && off + len == tcp_snd_pending(tp))
-		flags |= TH_PSH;
 	bool ref = len >= TX_REF_MIN && st->ops.output_ref && ring_contig(tp->u.b.snd, off) >= len;
 	uint8_t *buf = ref ? st->outbuf : st_txbuf(st);
 	uint8_t *th = buf + IP4_HDR_MIN;
@@ -227,7 +226,7 @@ void tcp_retransmit(struct synfin_stack *st, struct tcb *tp, uint32_t seq, uint3
 		len = pending - off;
 	if (len > mss)
 		len = mss;
-	send_segment(st, tp, seq, off, len, TH_ACK, false);
+	send_segment(st, tp, seq, off, len, off + len == pending ? TH_ACK | TH_PSH : TH_ACK, false);
 	st->stats.rexmits++;
 	if (tp->x) {
 		uint32_t now = st_ms(st) ? st_ms(st) : 1;
@@ -408,6 +407,8 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 			seq = tp->snd_nxt;
 		else
 			seq = tp->snd_max; /* a bare ACK speaks from the front */
+		if (len && off + len == buffered)
+			flags |= TH_PSH;
 		send_segment(st, tp, seq, off, len, flags, send_syn);
 
 		/* account for what went out */
