@@ -94,10 +94,13 @@ static uint32_t window_to_offer(const struct tcb *tp)
 
 /* The options of a segment other than the lone timestamp: a SYN's (MSS,
  * window scale, timestamps, SACK permitted, each as the handshake allows)
- * or SACK blocks for the out-of-order data we hold, written at p. Out of
- * line: two segments of a connection's life carry them, or a lossy path's.
- * Returns their length (a multiple of 4, at most 40). */
-static SF_NOINLINE size_t put_full_opts(struct synfin_stack *st, const struct tcb *tp, bool send_syn, uint8_t *p)
+ * or SACK blocks for the out-of-order data we hold, written at p when
+ * they fit in the `room` bytes there (else the caller finds the segment
+ * too long for the MTU and sends nothing). Out of line: two segments of a
+ * connection's life carry them, or a lossy path's. Returns their length
+ * (a multiple of 4, at most 40). */
+static SF_NOINLINE size_t put_full_opts(struct synfin_stack *st, const struct tcb *tp, bool send_syn, uint8_t *p,
+					size_t room)
 {
 	struct tcp_opts o;
 	o.has = 0;
@@ -129,7 +132,8 @@ static SF_NOINLINE size_t put_full_opts(struct synfin_stack *st, const struct tc
 		}
 	}
 	size_t n = tcp_opts_len_inline(&o);
-	tcp_emit_opts(p, &o, n);
+	if (n <= room)
+		tcp_emit_opts(p, &o, n);
 	return n;
 }
 
@@ -180,7 +184,8 @@ static SF_HOT_INLINE uint32_t send_segment(struct synfin_stack *st, struct tcb *
 	uint8_t *th = buf + IP4_HDR_MIN;
 	size_t optlen = 0;
 	if (send_syn || tcp_sack_blocks_held(tp)) {
-		optlen = put_full_opts(st, tp, send_syn, th + TCP_HDR_MIN);
+		/* the buffer holds cfg.mtu bytes (at least 68) */
+		optlen = put_full_opts(st, tp, send_syn, th + TCP_HDR_MIN, st->cfg.mtu - IP4_HDR_MIN - TCP_HDR_MIN);
 	} else if (tp->t_flags & TF_RCVD_TSTMP) {
 		tcp_put_ts(th + TCP_HDR_MIN, st_ms(st) + tp->ts_offset, tp->ts_recent);
 		optlen = 2 + TCPOLEN_TIMESTAMP;
