@@ -63,7 +63,8 @@ static struct fix *fix_new(uint8_t which, uint16_t mss, uint32_t cwnd, uint32_t 
 	fx.cc = cc_get(which);
 	ASSERT(fx.cc);
 	fx.tp->state = TCPS_ESTABLISHED;
-	fx.tp->t_maxseg = mss;
+	/* the payload per segment the algorithms read (no timestamps here) */
+	fx.tp->t_maxseg = fx.tp->t_mss = mss;
 	fx.tp->cwnd = cwnd;
 	fx.tp->ssthresh = ssthresh;
 	fx.tp->srtt = 0;
@@ -145,7 +146,7 @@ TEST(cc_newreno_slow_start_adds_at_most_one_smss_per_ack)
 	ASSERT_U32(f->tp->cwnd, 18020);
 	/* a window of ACKs doubles it */
 	f->tp->cwnd = 10 * SMSS;
-	f->tp->t_maxseg = SMSS;
+	f->tp->t_maxseg = f->tp->t_mss = SMSS;
 	round_trip(f, 100000, SMSS);
 	ASSERT_U32(f->tp->cwnd, 20 * SMSS);
 	ASSERT_U32(f->tp->ssthresh, UINT32_MAX / 2);
@@ -551,8 +552,9 @@ TEST(cc_small_windows_and_no_rtt)
 		ASSERT_U32(f->tp->cwnd, SMSS);
 		f->cc->recovered(f->st, f->tp);
 		f->cc->idle(f->st, f->tp);
-		/* an MSS of 0 is taken as 1 byte by tcp_effective_mss */
-		f->tp->t_maxseg = 0;
+		/* the smallest MSS the arithmetic can meet: 1 byte (tcp_set_maxseg
+		 * keeps it at 52 or more) */
+		f->tp->t_maxseg = f->tp->t_mss = 1;
 		f->tp->cwnd = 1;
 		f->tp->ssthresh = 1;
 		for (int i = 0; i < 100; i++) {
@@ -605,7 +607,7 @@ TEST(cc_huge_windows_do_not_overflow)
 		fix_done();
 	}
 	/* CUBIC with a K near its largest (4 GiB gap, 1-byte MSS) */
-	struct fix *f = fix_new(SYNFIN_CC_CUBIC, 0, 100, 100, true);
+	struct fix *f = fix_new(SYNFIN_CC_CUBIC, 1, 100, 100, true);
 	cub(f)->w_max = UINT32_MAX;
 	f->tp->srtt = 100000;
 	f->cc->ack(f->st, f->tp, 1, 0);

@@ -16,11 +16,6 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 /* Options on a SYN (RFC 9293 3.7.1, RFC 7323 2.2 and 3.2). */
 static void syn_options(struct synfin_stack *st, struct tcb *tp, const struct tcp_seg *seg)
 {
-	uint16_t ours = (uint16_t)(st->cfg.mtu - 40);
-	uint16_t mss = (seg->opt.has & TOF_MSS) ? seg->opt.mss : 536;
-	tp->t_maxseg = mss < ours ? mss : ours;
-	if (tp->t_maxseg < 64)
-		tp->t_maxseg = 64; /* a tiny MSS would make every byte a segment */
 	if ((seg->opt.has & TOF_WSCALE) && (tp->t_flags & TF_REQ_SCALE)) {
 		tp->t_flags |= TF_RCVD_SCALE;
 		tp->snd_scale = seg->opt.wscale > 14 ? 14 : seg->opt.wscale;
@@ -35,6 +30,9 @@ static void syn_options(struct synfin_stack *st, struct tcb *tp, const struct tc
 	}
 	if ((seg->opt.has & TOF_SACKPERM) && (tp->t_flags & TF_REQ_SACK))
 		tp->t_flags |= TF_SACK_PERMIT;
+	uint16_t ours = (uint16_t)(st->cfg.mtu - 40);
+	uint16_t mss = (seg->opt.has & TOF_MSS) ? seg->opt.mss : 536;
+	tcp_set_maxseg(tp, mss < ours ? mss : ours);
 	tp->cwnd = cc_initial_window(tcp_effective_mss(tp));
 }
 

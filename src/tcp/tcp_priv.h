@@ -207,6 +207,7 @@ struct tcb {
 	uint32_t keepidle_s, keepintvl_s;
 	uint32_t sndbuf, rcvbuf;
 	uint16_t hunder;      /* the conn_tag word of hnext (0: none): see tcp_subr.c */
+	uint16_t t_mss;       /* payload per segment: t_maxseg less the timestamp option (tcp_set_maxseg) */
 };
 
 /* TIME_WAIT as a compact record: what is needed to re-ACK a FIN, judge a
@@ -458,13 +459,21 @@ static inline uint32_t tcp_rcv_space(const struct tcb *tp)
 	return r ? r->cap - r->len : tp->rcvbuf;
 }
 
-/* the payload a segment may carry: the MSS less the timestamp option */
+/* the payload a segment may carry: the MSS less the timestamp option
+ * (kept by tcp_set_maxseg: output and input ask for it several times per
+ * segment) */
 static inline uint16_t tcp_effective_mss(const struct tcb *tp)
 {
-	uint16_t mss = tp->t_maxseg;
-	if (tp->t_flags & TF_RCVD_TSTMP)
-		mss = (uint16_t)(mss - 12);
-	return mss ? mss : 1;
+	return tp->t_mss;
+}
+
+/* Set t_maxseg (at least 64), once TF_RCVD_TSTMP has its final value. */
+static inline void tcp_set_maxseg(struct tcb *tp, uint16_t maxseg)
+{
+	if (maxseg < 64)
+		maxseg = 64; /* a tiny MSS would make every byte a segment */
+	tp->t_maxseg = maxseg;
+	tp->t_mss = (uint16_t)((tp->t_flags & TF_RCVD_TSTMP) ? maxseg - 12 : maxseg);
 }
 
 /* ---- tcp_input.c ---- */
