@@ -102,39 +102,26 @@ static uint32_t window_to_offer(const struct tcb *tp)
 static SF_NOINLINE size_t put_full_opts(struct synfin_stack *st, const struct tcb *tp, bool send_syn, uint8_t *p,
 					size_t room)
 {
-	struct tcp_opts o;
-	o.has = 0;
-	o.nsack = 0;
-	o.mss = 0;
-	o.wscale = 0;
 	bool ts = send_syn ? (tp->t_flags & TF_REQ_TSTMP) && (tp->state == TCPS_SYN_SENT || (tp->t_flags & TF_RCVD_TSTMP))
 			   : (tp->t_flags & TF_RCVD_TSTMP);
-	if (ts) {
-		o.has = TOF_TS;
-		o.tsval = st_ms(st) + tp->ts_offset;
-		o.tsecr = tp->ts_recent;
-	}
+	uint32_t tsval = st_ms(st) + tp->ts_offset;
 	if (send_syn) {
+		/* at most 20 bytes: the buffer's room is at least 28 */
 		bool first = tp->state == TCPS_SYN_SENT;
-		o.has |= TOF_MSS;
-		o.mss = (uint16_t)(st->cfg.mtu - 40);
-		if ((tp->t_flags & TF_REQ_SCALE) && (first || (tp->t_flags & TF_RCVD_SCALE))) {
-			o.has |= TOF_WSCALE;
-			o.wscale = tp->rcv_scale;
-		}
-		if ((tp->t_flags & TF_REQ_SACK) && (first || (tp->t_flags & TF_SACK_PERMIT)))
-			o.has |= TOF_SACKPERM;
-	} else {
-		int n = tcp_sack_blocks(tp, o.sack, ts ? 3 : 4);
-		if (n > 0) {
-			o.has |= TOF_SACK;
-			o.nsack = (uint8_t)n;
-		}
+		bool ws = (tp->t_flags & TF_REQ_SCALE) && (first || (tp->t_flags & TF_RCVD_SCALE));
+		bool sack_perm = (tp->t_flags & TF_REQ_SACK) && (first || (tp->t_flags & TF_SACK_PERMIT));
+		return tcp_put_syn_opts(p, (uint16_t)(st->cfg.mtu - 40), sack_perm, ts, tsval, tp->ts_recent,
+					ws ? tp->rcv_scale : -1);
 	}
-	size_t n = tcp_opts_len_inline(&o);
-	if (n <= room)
-		tcp_emit_opts(p, &o, n);
-	return n;
+	struct tcp_sack_block b[TCP_MAX_SACK];
+	int n = tcp_sack_blocks(tp, b, ts ? 3 : 4);
+	size_t len = (ts ? 12u : 0u) + (n > 0 ? 4u + 8u * (unsigned)n : 0u);
+	if (len <= room) {
+		uint8_t *q = ts ? tcp_put_opt_ts(p, false, tsval, tp->ts_recent) : p;
+		if (n > 0)
+			tcp_put_opt_sack(q, b, (unsigned)n);
+	}
+	return len;
 }
 
 /* What every segment sent tells the peer: the window edge offered, and

@@ -47,14 +47,72 @@ static inline size_t tcp_opts_len_inline(const struct tcp_opts *o)
 	return (n + 3) & ~(size_t)3;
 }
 
+/* Four option bytes as one big-endian word. */
+#define TCPOPT_WORD(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
+
+/* The pieces of an options block, each a multiple of 4 bytes; each returns
+ * where the next goes. */
+static inline uint8_t *tcp_put_opt_mss(uint8_t *p, uint16_t mss)
+{
+	put32(p, TCPOPT_WORD(TCPOPT_MSS, TCPOLEN_MSS, 0, 0) | mss);
+	return p + 4;
+}
+
+/* the timestamps behind NOP, NOP, or behind SACK permitted, which then
+ * takes no room of its own (a SYN's) */
+static inline uint8_t *tcp_put_opt_ts(uint8_t *p, bool sack_perm, uint32_t tsval, uint32_t tsecr)
+{
+	put32(p, sack_perm ? TCPOPT_WORD(TCPOPT_SACK_PERM, TCPOLEN_SACK_PERM, TCPOPT_TIMESTAMP, TCPOLEN_TIMESTAMP)
+			   : TCPOPT_WORD(TCPOPT_NOP, TCPOPT_NOP, TCPOPT_TIMESTAMP, TCPOLEN_TIMESTAMP));
+	put32(p + 4, tsval);
+	put32(p + 8, tsecr);
+	return p + 12;
+}
+
+static inline uint8_t *tcp_put_opt_sack_perm(uint8_t *p)
+{
+	put32(p, TCPOPT_WORD(TCPOPT_NOP, TCPOPT_NOP, TCPOPT_SACK_PERM, TCPOLEN_SACK_PERM));
+	return p + 4;
+}
+
+static inline uint8_t *tcp_put_opt_wscale(uint8_t *p, uint8_t shift)
+{
+	put32(p, TCPOPT_WORD(TCPOPT_NOP, TCPOPT_WSCALE, TCPOLEN_WSCALE, shift));
+	return p + 4;
+}
+
+static inline uint8_t *tcp_put_opt_sack(uint8_t *p, const struct tcp_sack_block *b, unsigned n)
+{
+	put32(p, TCPOPT_WORD(TCPOPT_NOP, TCPOPT_NOP, TCPOPT_SACK, 2 + n * TCPOLEN_SACK_BLOCK));
+	p += 4;
+	for (unsigned i = 0; i < n; i++, p += 8) {
+		put32(p, b[i].left);
+		put32(p + 4, b[i].right);
+	}
+	return p;
+}
+
 /* The timestamp option as RFC 7323 appendix A lays it out: NOP, NOP,
  * TS (12 bytes, aligned). */
 static inline void tcp_put_ts(uint8_t *p, uint32_t tsval, uint32_t tsecr)
 {
-	put32(p, (uint32_t)TCPOPT_NOP << 24 | (uint32_t)TCPOPT_NOP << 16 | (uint32_t)TCPOPT_TIMESTAMP << 8 |
-			 TCPOLEN_TIMESTAMP);
-	put32(p + 4, tsval);
-	put32(p + 8, tsecr);
+	tcp_put_opt_ts(p, false, tsval, tsecr);
+}
+
+/* The options of a SYN in the order of tcp_emit_opts: MSS, SACK permitted
+ * and timestamps, window scale (at most 20 bytes); `wscale` < 0 for none,
+ * tsval and tsecr read only when `ts`. Returns the length. */
+static inline size_t tcp_put_syn_opts(uint8_t *p, uint16_t mss, bool sack_perm, bool ts, uint32_t tsval,
+				      uint32_t tsecr, int wscale)
+{
+	uint8_t *q = tcp_put_opt_mss(p, mss);
+	if (ts)
+		q = tcp_put_opt_ts(q, sack_perm, tsval, tsecr);
+	else if (sack_perm)
+		q = tcp_put_opt_sack_perm(q);
+	if (wscale >= 0)
+		q = tcp_put_opt_wscale(q, (uint8_t)wscale);
+	return (size_t)(q - p);
 }
 
 /* Writes exactly n = tcp_opts_len(o) bytes; the caller checked it fits in 40,
@@ -67,48 +125,16 @@ static inline void tcp_emit_opts(uint8_t *p, const struct tcp_opts *o, size_t n)
 		tcp_put_ts(p, o->tsval, o->tsecr);
 		return;
 	}
-	if (o->has & TOF_MSS) {
-		*p++ = TCPOPT_MSS;
-		*p++ = TCPOLEN_MSS;
-		put16(p, o->mss);
-		p += 2;
-	}
-	if ((o->has & TOF_SACKPERM) && (o->has & TOF_TS)) {
-		*p++ = TCPOPT_SACK_PERM;
-		*p++ = TCPOLEN_SACK_PERM;
-	} else if (o->has & TOF_TS) {
-		*p++ = TCPOPT_NOP;
-		*p++ = TCPOPT_NOP;
-	} else if (o->has & TOF_SACKPERM) {
-		*p++ = TCPOPT_NOP;
-		*p++ = TCPOPT_NOP;
-		*p++ = TCPOPT_SACK_PERM;
-		*p++ = TCPOLEN_SACK_PERM;
-	}
-	if (o->has & TOF_TS) {
-		*p++ = TCPOPT_TIMESTAMP;
-		*p++ = TCPOLEN_TIMESTAMP;
-		put32(p, o->tsval);
-		put32(p + 4, o->tsecr);
-		p += 8;
-	}
-	if (o->has & TOF_WSCALE) {
-		*p++ = TCPOPT_NOP;
-		*p++ = TCPOPT_WSCALE;
-		*p++ = TCPOLEN_WSCALE;
-		*p++ = o->wscale;
-	}
-	if ((o->has & TOF_SACK) && o->nsack > 0) {
-		*p++ = TCPOPT_NOP;
-		*p++ = TCPOPT_NOP;
-		*p++ = TCPOPT_SACK;
-		*p++ = (uint8_t)(2 + o->nsack * TCPOLEN_SACK_BLOCK);
-		for (unsigned b = 0; b < o->nsack; b++) {
-			put32(p, o->sack[b].left);
-			put32(p + 4, o->sack[b].right);
-			p += 8;
-		}
-	}
+	if (o->has & TOF_MSS)
+		p = tcp_put_opt_mss(p, o->mss);
+	if (o->has & TOF_TS)
+		p = tcp_put_opt_ts(p, (o->has & TOF_SACKPERM) != 0, o->tsval, o->tsecr);
+	else if (o->has & TOF_SACKPERM)
+		p = tcp_put_opt_sack_perm(p);
+	if (o->has & TOF_WSCALE)
+		p = tcp_put_opt_wscale(p, o->wscale);
+	if ((o->has & TOF_SACK) && o->nsack > 0)
+		p = tcp_put_opt_sack(p, o->sack, o->nsack);
 	while ((size_t)(p - start) < n)
 		*p++ = TCPOPT_EOL;
 }
