@@ -30,9 +30,7 @@ static void syn_options(struct synfin_stack *st, struct tcb *tp, const struct tc
 	}
 	if ((seg->opt.has & TOF_SACKPERM) && (tp->t_flags & TF_REQ_SACK))
 		tp->t_flags |= TF_SACK_PERMIT;
-	uint16_t ours = (uint16_t)(st->cfg.mtu - 40);
-	uint16_t mss = (seg->opt.has & TOF_MSS) ? seg->opt.mss : 536;
-	tcp_set_maxseg(tp, mss < ours ? mss : ours);
+	tcp_set_maxseg(tp, (seg->opt.has & TOF_MSS) ? seg->opt.mss : 536, (uint16_t)(st->cfg.mtu - 40));
 	tp->cwnd = cc_initial_window(tcp_effective_mss(tp));
 }
 

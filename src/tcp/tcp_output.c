@@ -114,7 +114,7 @@ static SF_NOINLINE size_t put_full_opts(struct synfin_stack *st, const struct tc
 					ws ? tp->rcv_scale : -1);
 	}
 	struct tcp_sack_block b[TCP_MAX_SACK];
-	int n = tcp_sack_blocks(tp, b, ts ? 3 : 4);
+	int n = tcp_sack_blocks(tp, b, tcp_sack_max(tp));
 	size_t len = (ts ? 12u : 0u) + (n > 0 ? 4u + 8u * (unsigned)n : 0u);
 	if (len <= room) {
 		uint8_t *q = ts ? tcp_put_opt_ts(p, false, tsval, tp->ts_recent) : p;
@@ -203,7 +203,7 @@ static SF_HOT_INLINE uint32_t send_segment(struct synfin_stack *st, struct tcb *
 static uint32_t sack_room(const struct tcb *tp)
 {
 	struct tcp_sack_block b[4];
-	int n = tcp_sack_blocks(tp, b, (tp->t_flags & TF_RCVD_TSTMP) ? 3 : 4);
+	int n = tcp_sack_blocks(tp, b, tcp_sack_max(tp));
 	return n ? 4u + 8u * (uint32_t)n : 0;
 }
 

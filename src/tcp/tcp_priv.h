@@ -467,13 +467,27 @@ static inline uint16_t tcp_effective_mss(const struct tcb *tp)
 	return tp->t_mss;
 }
 
-/* Set t_maxseg (at least 64), once TF_RCVD_TSTMP has its final value. */
-static inline void tcp_set_maxseg(struct tcb *tp, uint16_t maxseg)
+/* Set t_maxseg from the peer's MSS, once TF_RCVD_TSTMP has its final
+ * value: at least 64 (a tiny MSS would make every byte a segment), but
+ * never more than our own MTU allows (`ours`: the MTU less 40; at IPv4's
+ * smallest MTU of 68 that is 28). */
+static inline void tcp_set_maxseg(struct tcb *tp, uint16_t peer, uint16_t ours)
 {
-	if (maxseg < 64)
-		maxseg = 64; /* a tiny MSS would make every byte a segment */
+	uint16_t maxseg = peer < 64 ? 64 : peer;
+	if (maxseg > ours)
+		maxseg = ours;
 	tp->t_maxseg = maxseg;
 	tp->t_mss = (uint16_t)((tp->t_flags & TF_RCVD_TSTMP) ? maxseg - 12 : maxseg);
+}
+
+/* The SACK blocks a segment may carry: 3 beside a timestamp, else 4, and
+ * no more than leave a byte of payload within the MSS (one or two at the
+ * smallest MTUs). */
+static inline int tcp_sack_max(const struct tcb *tp)
+{
+	int n = (tp->t_flags & TF_RCVD_TSTMP) ? 3 : 4;
+	int fit = (tp->t_mss - 4 - 1) / 8;
+	return fit < n ? fit : n;
 }
 
 /* ---- tcp_input.c ---- */

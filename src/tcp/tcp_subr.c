@@ -20,7 +20,7 @@ struct tcb *tcp_newtcb(struct synfin_stack *st)
 	tp->sndbuf = st->cfg.sndbuf;
 	tp->rcvbuf = st->cfg.rcvbuf;
 	tp->rto = (uint32_t)st->cfg.rto_initial;
-	tcp_set_maxseg(tp, 536);
+	tcp_set_maxseg(tp, 536, (uint16_t)(st->cfg.mtu - 40));
 	return tp;
 }
 
@@ -328,7 +328,8 @@ void tcp_init_conn(struct synfin_stack *st, struct tcb *tp)
 	tp->rto = (uint32_t)st->cfg.rto_initial;
 	tp->srtt = tp->rttvar = 0;
 	tp->rxtshift = 0;
-	tcp_set_maxseg(tp, 536); /* RFC 9293 3.7.1 default until the peer says */
+	/* RFC 9293 3.7.1 default until the peer says */
+	tcp_set_maxseg(tp, 536, (uint16_t)(st->cfg.mtu - 40));
 	tp->ssthresh = UINT32_MAX / 2;
 	tp->cwnd = 0; /* set once the MSS is known */
 	tp->t_flags |= TF_REQ_TSTMP | TF_REQ_SCALE;
