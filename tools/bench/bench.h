@@ -67,6 +67,7 @@ struct net {
 	int out; /* queue that output appends to */
 	synfin_time_t now;
 	uint64_t pkts, bytes, dropped;
+	bool refs; /* a segment went by reference since the last release */
 };
 
 #define NET_BASE_IP 0xc6120001u /* 198.18.0.1 */

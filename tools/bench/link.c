@@ -301,6 +301,7 @@ static void hook_output_ref(void *ctx, const uint8_t *hdr, size_t hdr_len, const
 			    size_t len)
 {
 	struct net_node *nd = ctx;
+	nd->net->refs = true; /* the sender's ring is pinned, even if this is dropped */
 	int dst = route(nd->net, hdr, hdr_len);
 	if (dst < 0)
 		return;
@@ -401,9 +402,13 @@ bool net_drain(struct net *net)
 	for (uint32_t round = 0; round < 10000000u; round++) {
 		struct pktq *in = &net->q[net->out];
 		if (in->len == 0) {
-			/* nothing queued: no payload reference is left */
-			for (int i = 0; i < net->n; i++)
-				synfin_tx_release(net->st[i]);
+			/* nothing queued: no payload reference is left (a link
+			 * that took none has nothing to give back) */
+			if (net->refs) {
+				net->refs = false;
+				for (int i = 0; i < net->n; i++)
+					synfin_tx_release(net->st[i]);
+			}
 			return true;
 		}
 		net->out ^= 1;
