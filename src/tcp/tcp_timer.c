@@ -51,14 +51,17 @@ static void heap_down(struct synfin_stack *st, uint32_t i, struct heap_ent e)
 	heap_place(st, i, e);
 }
 
-static bool queued(const struct synfin_stack *st, const struct tmr *t)
+/* A timer in the heap knows its slot, one out of it has TMR_NONE: every
+ * move sets the slot (heap_place), timer_cancel clears it, and
+ * synfin_check() verifies both directions. */
+static bool queued(const struct tmr *t)
 {
-	return t->idx < st->heap_len && st->heap[t->idx].t == t;
+	return t->idx != TMR_NONE;
 }
 
 void timer_cancel(struct synfin_stack *st, struct tmr *t)
 {
-	if (!queued(st, t)) {
+	if (!queued(t)) {
 		t->idx = TMR_NONE;
 		return;
 	}
@@ -94,7 +97,7 @@ void timer_set(struct synfin_stack *st, struct tmr *t, synfin_time_t when)
 		timer_cancel(st, t);
 		return;
 	}
-	if (queued(st, t)) {
+	if (queued(t)) {
 		uint32_t i = t->idx;
 		synfin_time_t old = st->heap[i].when;
 		if (when == old)
@@ -142,7 +145,7 @@ void tcp_timer_update(struct synfin_stack *st, struct tcb *tp)
 {
 	synfin_time_t when = tcp_timer_next(tp);
 	struct tmr *t = &tp->tmr;
-	if (t->idx < st->heap_len && st->heap[t->idx].t == t) {
+	if (queued(t)) {
 		/* a connection with no deadline leaves the heap at once: an idle
 		 * connection holds no slot (16 bytes each) */
 		if (when < st->heap[t->idx].when || when == SYNFIN_TIME_NEVER)
