@@ -61,10 +61,8 @@ static bool queued(const struct tmr *t)
 
 void timer_cancel(struct synfin_stack *st, struct tmr *t)
 {
-	if (!queued(t)) {
-		t->idx = TMR_NONE;
+	if (!queued(t))
 		return;
-	}
 	uint32_t i = t->idx;
 	struct heap_ent last = st->heap[--st->heap_len];
 	t->idx = TMR_NONE;
