@@ -242,7 +242,14 @@ static bool window_update_due(const struct tcb *tp)
 	 * offered: when the room reaches no further than the edge we
 	 * advertised (nothing read since, the usual case after input), the
 	 * edge cannot move. */
-	if (seq_leq(tp->rcv_nxt + tcp_rcv_space(tp), tp->rcv_adv))
+	uint32_t edge = tp->rcv_nxt + tcp_rcv_space(tp);
+	if (seq_leq(edge, tp->rcv_adv))
+		return false;
+	/* The window offered reaches at most that far: an edge that could
+	 * move less than the threshold below is not worth a look (a read of
+	 * a small message). */
+	uint32_t most = edge - tp->rcv_adv;
+	if (most < 2u * tcp_effective_mss(tp) && 2ull * most < tp->rcvbuf)
 		return false;
 	uint32_t win = window_to_offer(tp);
 	uint32_t adv = seq_gt(tp->rcv_nxt + win, tp->rcv_adv) ? tp->rcv_nxt + win - tp->rcv_adv : 0;
