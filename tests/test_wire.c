@@ -354,6 +354,53 @@ TEST(tcp_parse_good_and_options)
 	ASSERT_EQ(s.opt.has, 0);
 }
 
+/* The SYN layout read in one go (MSS, SACK permitted, TS, NOP, WS) gives
+ * what the same options in another order give; near misses of it are read
+ * option by option. */
+TEST(tcp_parse_syn_layout)
+{
+	uint8_t buf[128];
+	struct tcp_seg a, b;
+	static const uint8_t linux_syn[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0x11, 0x22, 0x33, 0x44,
+					      0x55, 0x66, 0x77, 0x88, 1, 3, 3, 7};
+	static const uint8_t other[20] = {1, 3, 3, 7, 2, 4, 0x05, 0xb4, 8, 10, 0x11, 0x22,
+					  0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 4, 2};
+	size_t n = raw_seg(buf, linux_syn, sizeof linux_syn, 1234, 80);
+	ASSERT_EQ(parse_both(buf, n, &a), WIRE_OK);
+	n = raw_seg(buf, other, sizeof other, 1234, 80);
+	ASSERT_EQ(parse_both(buf, n, &b), WIRE_OK);
+	ASSERT_EQ(a.opt.has, TOF_MSS | TOF_SACKPERM | TOF_TS | TOF_WSCALE);
+	ASSERT_EQ(b.opt.has, a.opt.has);
+	ASSERT_EQ(a.opt.mss, 1460);
+	ASSERT_EQ(b.opt.mss, 1460);
+	ASSERT_U32(a.opt.tsval, 0x11223344u);
+	ASSERT_U32(b.opt.tsval, 0x11223344u);
+	ASSERT_U32(a.opt.tsecr, 0x55667788u);
+	ASSERT_U32(b.opt.tsecr, 0x55667788u);
+	ASSERT_EQ(a.opt.wscale, 7);
+	ASSERT_EQ(b.opt.wscale, 7);
+
+	/* an EOL where the NOP was: the window scale after it is not read */
+	uint8_t eol[20];
+	memcpy(eol, linux_syn, sizeof eol);
+	eol[16] = 0;
+	n = raw_seg(buf, eol, sizeof eol, 1234, 80);
+	ASSERT_EQ(parse_both(buf, n, &a), WIRE_OK);
+	ASSERT_EQ(a.opt.has, TOF_MSS | TOF_SACKPERM | TOF_TS);
+	/* a window scale option of length 4 is malformed, as anywhere */
+	uint8_t ws4[20];
+	memcpy(ws4, linux_syn, sizeof ws4);
+	ws4[18] = 4;
+	n = raw_seg(buf, ws4, sizeof ws4, 1234, 80);
+	ASSERT_EQ(parse_both(buf, n, &a), WIRE_BAD_OPT);
+	/* an MSS option of length 5 too */
+	uint8_t mss5[20];
+	memcpy(mss5, linux_syn, sizeof mss5);
+	mss5[1] = 5;
+	n = raw_seg(buf, mss5, sizeof mss5, 1234, 80);
+	ASSERT_EQ(parse_both(buf, n, &a), WIRE_BAD_OPT);
+}
+
 TEST(tcp_parse_rejects)
 {
 	uint8_t buf[128];

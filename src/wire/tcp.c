@@ -29,6 +29,19 @@ static enum wire_err parse_opts(const uint8_t *o, size_t n, struct tcp_opts *opt
 		opt->tsecr = get32(o + 8);
 		return WIRE_OK;
 	}
+	/* The SYN layout of Linux and of synfin itself: MSS, SACK permitted,
+	 * timestamps, NOP, window scale. */
+	if (n == 20 && o[0] == TCPOPT_MSS && o[1] == TCPOLEN_MSS &&
+	    get32(o + 4) == ((uint32_t)TCPOPT_SACK_PERM << 24 | (uint32_t)TCPOLEN_SACK_PERM << 16 |
+			     (uint32_t)TCPOPT_TIMESTAMP << 8 | TCPOLEN_TIMESTAMP) &&
+	    get32(o + 16) >> 8 == ((uint32_t)TCPOPT_NOP << 16 | (uint32_t)TCPOPT_WSCALE << 8 | TCPOLEN_WSCALE)) {
+		opt->has = TOF_MSS | TOF_SACKPERM | TOF_TS | TOF_WSCALE;
+		opt->mss = get16(o + 2);
+		opt->tsval = get32(o + 8);
+		opt->tsecr = get32(o + 12);
+		opt->wscale = o[19];
+		return WIRE_OK;
+	}
 	while (i < n) {
 		uint8_t kind = o[i];
 		size_t olen;
