@@ -92,6 +92,10 @@ static inline uint32_t net_ip(const struct net *net, int i)
 /* A cycle moves the virtual clock by 2MSL/TW_LIVE: about TW_LIVE TIME_WAIT
  * records are alive once TW_WARMUP_CYCLES have run. */
 #define TW_LIVE 4096
+/* the cycle figures: each side's median of this many rounds (odd: the
+ * median is a round's own figure) */
+#define CYCLE_ROUNDS 3
+_Static_assert(CYCLE_ROUNDS % 2 == 1, "an odd number of rounds");
 #define TW_WARMUP_CYCLES (TW_LIVE + 2000)
 #define CG_WARMUP 5000 /* callgrind: cycles before the counted ones */
 #define CG_CYCLES 2000
@@ -156,7 +160,7 @@ struct linux_results {
 	char err[200];
 };
 /* Runs in whatever network namespace the caller is in; the bulk figures
- * are the median of `reps` transfers. */
+ * are the median of `reps` transfers (0: the cycles alone). */
 void linux_measure(double cycle_s, uint64_t bulk_bytes, int reps, struct linux_results *out);
 
 /* Object sizes from /proc/slabinfo, or -1 where unreadable. */

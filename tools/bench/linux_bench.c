@@ -273,10 +273,14 @@ void linux_measure(double cycle_s, uint64_t bulk_bytes, int reps, struct linux_r
 {
 	double one[16], two[16];
 	memset(out, 0, sizeof *out);
-	if (reps < 1 || reps > 16)
+	if (reps < 0 || reps > 16)
 		reps = 1;
 	if (lx_cycles(cycle_s, &out->cycles_per_s, &out->cycles, out->err, sizeof out->err) < 0)
 		return;
+	if (reps == 0) { /* the cycles alone */
+		out->ok = 1;
+		return;
+	}
 	for (int r = 0; r < reps; r++)
 		if (lx_bulk_one(bulk_bytes, &one[r], out->err, sizeof out->err) < 0 ||
 		    lx_bulk_two(bulk_bytes, &two[r], out->err, sizeof out->err) < 0)
