@@ -9,8 +9,9 @@
  * namespace this run creates (ip netns add) and deletes afterwards, even on
  * failure or Ctrl+C; otherwise on the current loopback, which the output
  * says. The connection cycles are measured in CYCLE_ROUNDS rounds a side
- * and each side's median round is its figure. --smoke is the harness check of `make test`: small counts, no
- * Linux side, no callgrind; its timings mean nothing.
+ * and each side's median round is its figure. --smoke is the harness
+ * check of `make test`: small counts, no Linux side, no callgrind; its
+ * timings mean nothing.
  *
  * Entry points for profiling one part alone (docs/BENCHMARKS.md uses them
  * with callgrind and perf): --cg-cycles WARMUP COUNT (what the
@@ -129,8 +130,8 @@ static bool cpu_ticks(unsigned long long *busy, unsigned long long *all)
 
 /* After a Linux round's namespace is deleted the kernel tears it down in
  * the background (its TIME_WAIT sockets among it), on either core: the
- * next measurement waits until the machine is quiet (every CPU under 5%
- * busy for three 100 ms windows in a row), at most 10 s. */
+ * next measurement waits until the machine is quiet (its CPUs together
+ * under 5% busy for three 100 ms windows in a row), at most 10 s. */
 static void settle(void)
 {
 	int quiet = 0;
@@ -566,9 +567,9 @@ int main(int argc, char **argv)
 		if (lr.ok) {
 			lx_round[r] = lr.cycles_per_s;
 			lx_count[r] = lr.cycles;
-		}
-		else if (!lx_round_err[0])
+		} else if (!lx_round_err[0]) {
 			snprintf(lx_round_err, sizeof lx_round_err, "%s: %s", renv, lr.err);
+		}
 	}
 	/* the median synfin round gives the figures */
 	double sf_rate[CYCLE_ROUNDS];
