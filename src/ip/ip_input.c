@@ -15,28 +15,28 @@ static void input(struct synfin_stack *st, const uint8_t *pkt, size_t len, const
 	st_advance(st, now);
 	st->stats.ip_in++;
 	e = ip4_parse_split(pkt, len, tail, tail_len, &ip);
-	if (e != WIRE_OK) {
+	if (SF_UNLIKELY(e != WIRE_OK)) {
 		if (e == WIRE_FRAGMENT)
 			st->stats.ip_frag_dropped++;
 		else
 			st->stats.ip_bad++;
 		return;
 	}
-	if (ip.dst != st->ip) {
+	if (SF_UNLIKELY(ip.dst != st->ip)) {
 		st->stats.ip_not_ours++;
 		return;
 	}
-	if (ip.proto == IPPROTO_ICMP_ && !tail_len) {
+	if (SF_UNLIKELY(ip.proto == IPPROTO_ICMP_ && !tail_len)) {
 		icmp_input(st, &ip);
 		return;
 	}
-	if (ip.proto != IPPROTO_TCP_) {
+	if (SF_UNLIKELY(ip.proto != IPPROTO_TCP_)) {
 		st->stats.ip_other_proto++;
 		return;
 	}
 	st->stats.tcp_in++;
 	e = tcp_parse_ex(&ip, &seg, !st->cfg.checksum_offload);
-	if (e != WIRE_OK) {
+	if (SF_UNLIKELY(e != WIRE_OK)) {
 		if (e == WIRE_BAD_CSUM)
 			st->stats.tcp_bad_csum++;
 		else
@@ -45,7 +45,7 @@ static void input(struct synfin_stack *st, const uint8_t *pkt, size_t len, const
 	}
 	/* RFC 9293 3.10.7.2 / RFC 1122 4.2.3.10: nothing from a broadcast,
 	 * multicast or unspecified source is answered. */
-	if (ip_bad_source(ip.src)) {
+	if (SF_UNLIKELY(ip_bad_source(ip.src))) {
 		st->stats.tcp_bad++;
 		return;
 	}

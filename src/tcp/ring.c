@@ -33,7 +33,7 @@ static SF_NOINLINE void alias_copy(uint8_t *dst, const uint8_t *src, size_t n)
 static inline void data_copy(uint8_t *dst, const uint8_t *src, size_t n)
 {
 	uintptr_t gap = ((uintptr_t)dst - (uintptr_t)src) & 4095u;
-	if (n < ALIAS_MIN_LEN || gap == 0 || gap >= ALIAS_WINDOW)
+	if (SF_LIKELY(n < ALIAS_MIN_LEN || gap == 0 || gap >= ALIAS_WINDOW))
 		memcpy(dst, src, n);
 	else
 		alias_copy(dst, src, n);
@@ -127,7 +127,7 @@ void tcp_snd_drop(struct synfin_stack *st, struct ring *r, uint32_t n)
 static inline uint32_t ring_pos(const struct ring *r, uint32_t off)
 {
 	uint64_t i = (uint64_t)r->head + off;
-	if (i < r->cap)
+	if (SF_LIKELY(i < r->cap))
 		return (uint32_t)i;
 	i -= r->cap;
 	return i < r->cap ? (uint32_t)i : (uint32_t)(i % r->cap);
@@ -148,7 +148,7 @@ static void put_at(struct ring *r, uint32_t pos, const uint8_t *p, uint32_t n)
 {
 	uint32_t i = ring_pos(r, pos);
 	uint32_t first = r->cap - i < n ? r->cap - i : n;
-	if (n > first)
+	if (SF_UNLIKELY(n > first))
 		wrap_copy(r->data + i, p, first, r->data, p + first, n - first);
 	else
 		data_copy(r->data + i, p, n);
@@ -158,7 +158,7 @@ void ring_peek(const struct ring *r, uint32_t off, uint8_t *p, uint32_t n)
 {
 	uint32_t i = ring_pos(r, off);
 	uint32_t first = r->cap - i < n ? r->cap - i : n;
-	if (n > first)
+	if (SF_UNLIKELY(n > first))
 		wrap_copy(p, r->data + i, first, p + first, r->data, n - first);
 	else
 		data_copy(p, r->data + i, n);

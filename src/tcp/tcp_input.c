@@ -294,15 +294,15 @@ static SF_HOT_INLINE void ack_advance(struct synfin_stack *st, struct tcb *tp, c
 	if (tp->u.b.snd)
 		tcp_snd_drop(st, tp->u.b.snd, data_acked);
 	tp->snd_una = seg->ack;
-	if (seq_lt(tp->snd_nxt, tp->snd_una))
+	if (SF_UNLIKELY(seq_lt(tp->snd_nxt, tp->snd_una)))
 		tp->snd_nxt = tp->snd_una;
 	/* an RTT sample: from the echoed timestamp when there is one
 	 * (RFC 7323 4.1, valid for retransmissions too), else from the
 	 * timed segment unless it was resent (Karn) */
 	uint32_t rtt_us = 0;
-	if ((tp->t_flags & TF_RCVD_TSTMP) && (seg->opt.has & TOF_TS) && seg->opt.tsecr) {
+	if (SF_LIKELY((tp->t_flags & TF_RCVD_TSTMP) && (seg->opt.has & TOF_TS) && seg->opt.tsecr)) {
 		uint32_t ms = st_ms(st) + tp->ts_offset - seg->opt.tsecr;
-		if (ms < 600000u)
+		if (SF_LIKELY(ms < 600000u))
 			rtt_us = ms ? ms * 1000u : 500u;
 		tp->t_flags &= ~TF_TIMING;
 	} else if ((tp->t_flags & TF_TIMING) && seq_gt(seg->ack, tp->rtseq)) {
@@ -315,7 +315,7 @@ static SF_HOT_INLINE void ack_advance(struct synfin_stack *st, struct tcb *tp, c
 	tp->t_softerror = 0; /* the path works: an old ICMP error is stale */
 	tcp_sack_update(st, tp, seg);
 	tcp_recovery_ack(st, tp, acked, rtt_us);
-	if (!(tp->t_flags & TF_PERSIST))
+	if (SF_LIKELY(!(tp->t_flags & TF_PERSIST)))
 		tcp_arm_rexmt(st, tp);
 }
 
@@ -579,7 +579,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 	else
 		ok = seq_in(seq, tp->rcv_nxt, tp->rcv_nxt + wnd) ||
 		     seq_in(seq + seglen - 1, tp->rcv_nxt, tp->rcv_nxt + wnd);
-	if (!ok && wnd == 0 && seq == tp->rcv_nxt) {
+	if (SF_UNLIKELY(!ok && wnd == 0 && seq == tp->rcv_nxt)) {
 		/* a zero window still takes ACKs and RSTs (RFC 9293 3.10.7.4);
 		 * the text is not taken, and an ACK answers it: that is what
 		 * a zero-window probe waits for (3.8.6.1) */
@@ -589,20 +589,20 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		len = 0;
 		flags &= (uint8_t)~(TH_FIN | TH_SYN);
 	}
-	if (!ok) {
+	if (SF_UNLIKELY(!ok)) {
 		unacceptable(st, tp, flags, seglen);
 		return;
 	}
 	/* RFC 7323 4.3: an acceptable segment that starts at or before the
 	 * edge we acknowledge brings the newest timestamp */
-	if ((tp->t_flags & TF_RCVD_TSTMP) && (seg->opt.has & TOF_TS) && seq_leq(seq, tp->rcv_nxt) &&
-	    seq_geq(seg->opt.tsval, tp->ts_recent)) {
+	if (SF_LIKELY((tp->t_flags & TF_RCVD_TSTMP) && (seg->opt.has & TOF_TS) && seq_leq(seq, tp->rcv_nxt) &&
+		      seq_geq(seg->opt.tsval, tp->ts_recent))) {
 		tp->ts_recent = seg->opt.tsval;
 		tp->ts_recent_age_s = (uint32_t)(st->now / SYNFIN_US_PER_S);
 	}
 
 	/* trim to the window: what lies before RCV.NXT ... */
-	if (seq_lt(seq, tp->rcv_nxt)) {
+	if (SF_UNLIKELY(seq_lt(seq, tp->rcv_nxt))) {
 		uint32_t todrop = tp->rcv_nxt - seq;
 		if (todrop > len || (todrop == len && !(flags & TH_FIN))) {
 			if (todrop > len)
@@ -615,7 +615,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		seq += todrop;
 	}
 	/* ... and what lies past its right edge */
-	if (seq_gt(seq + len, tp->rcv_nxt + wnd)) {
+	if (SF_UNLIKELY(seq_gt(seq + len, tp->rcv_nxt + wnd))) {
 		uint32_t excess = seq + len - (tp->rcv_nxt + wnd);
 		len = excess >= len ? 0 : len - excess;
 		flags &= (uint8_t)~TH_FIN;
@@ -623,30 +623,30 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 	}
 
 	/* second: RST (RFC 5961 3.2) */
-	if (flags & TH_RST) {
+	if (SF_UNLIKELY(flags & TH_RST)) {
 		rst_input(st, tp, seq);
 		return;
 	}
 
 	/* fourth: SYN in the window */
-	if (flags & TH_SYN) {
+	if (SF_UNLIKELY(flags & TH_SYN)) {
 		syn_in_window(st, tp);
 		return;
 	}
 
 	/* fifth: ACK */
-	if (!(flags & TH_ACK)) {
+	if (SF_UNLIKELY(!(flags & TH_ACK))) {
 		if (tp->t_flags & TF_ACKNOW)
 			tcp_output(st, tp); /* an old SYN trimmed above still gets its ACK */
 		return;
 	}
 	if (tp->state == TCPS_SYN_RCVD) {
-		if (!(seq_lt(tp->snd_una, seg->ack) && seq_leq(seg->ack, tp->snd_max))) {
+		if (SF_UNLIKELY(!(seq_lt(tp->snd_una, seg->ack) && seq_leq(seg->ack, tp->snd_max)))) {
 			tcp_reset_reply(st, seg);
 			return;
 		}
 		struct tcb *l = tp->parent;
-		if (l && l->u.lq->qlen >= l->u.lq->backlog) {
+		if (SF_UNLIKELY(l && l->u.lq->qlen >= l->u.lq->backlog)) {
 			/* The accept queue is full: stay in SYN_RCVD and let
 			 * the handshake complete on a later ACK (Linux's
 			 * tcp_abort_on_overflow=0). */
@@ -675,7 +675,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		apply_close_pending(st, tp);
 	}
 	/* RFC 5961 5.2: SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT */
-	if (seq_gt(seg->ack, tp->snd_max) || seq_lt(seg->ack, tp->snd_una - tp->max_sndwnd)) {
+	if (SF_UNLIKELY(seq_gt(seg->ack, tp->snd_max) || seq_lt(seg->ack, tp->snd_una - tp->max_sndwnd))) {
 		st->stats.bad_ack_drops++;
 		challenge_ack(st, tp);
 		return;
@@ -686,7 +686,7 @@ static void sync_input(struct synfin_stack *st, struct tcb *tp, const struct tcp
 		old_ack(st, tp, seg, len, flags);
 	}
 	update_snd_wnd(tp, seq, seg);
-	if (tp->t_flags & TF_PERSIST) {
+	if (SF_UNLIKELY(tp->t_flags & TF_PERSIST)) {
 		/* the peer answers the probes: never give up on it */
 		tp->rxtshift = 0;
 		if (tp->snd_wnd > 0) {
@@ -809,7 +809,7 @@ void tcp_input(struct synfin_stack *st, const struct tcp_seg *seg)
 	struct tcb *tp = demux(st, seg);
 	uint32_t iss = 0;
 
-	if (!tp) {
+	if (SF_UNLIKELY(!tp)) {
 		struct tw *tw = tw_lookup(st, seg->daddr, seg->dport, seg->saddr, seg->sport);
 		if (tw && tw_input(st, tw, seg, &iss))
 			return;
@@ -824,7 +824,7 @@ void tcp_input(struct synfin_stack *st, const struct tcp_seg *seg)
 		tcp_reset_reply(st, seg);
 		return;
 	}
-	if (tp->state == TCPS_SYN_SENT) {
+	if (SF_UNLIKELY(tp->state == TCPS_SYN_SENT)) {
 		syn_sent_input(st, tp, seg);
 		return;
 	}

@@ -157,7 +157,7 @@ static SF_HOT_INLINE uint32_t send_segment(struct synfin_stack *st, struct tcb *
 		flags |= TH_ACK;
 		ack = tp->rcv_nxt;
 	}
-	if (send_syn) {
+	if (SF_UNLIKELY(send_syn)) {
 		/* the window of a SYN is never scaled (RFC 7323 2.2) */
 		wnd = (uint16_t)(tcp_rcv_space(tp) > 65535 ? 65535 : tcp_rcv_space(tp));
 		win = wnd;
@@ -170,25 +170,27 @@ static SF_HOT_INLINE uint32_t send_segment(struct synfin_stack *st, struct tcb *
 	uint8_t *buf = ref ? st->outbuf : st_txbuf(st);
 	uint8_t *th = buf + IP4_HDR_MIN;
 	size_t optlen = 0;
-	if (send_syn || tcp_sack_blocks_held(tp)) {
+	if (SF_UNLIKELY(send_syn || tcp_sack_blocks_held(tp))) {
 		/* the buffer holds cfg.mtu bytes (at least 68) */
 		optlen = put_full_opts(st, tp, send_syn, th + TCP_HDR_MIN, st->cfg.mtu - IP4_HDR_MIN - TCP_HDR_MIN);
-	} else if (tp->t_flags & TF_RCVD_TSTMP) {
+	} else if (SF_LIKELY(tp->t_flags & TF_RCVD_TSTMP)) {
 		tcp_put_ts(th + TCP_HDR_MIN, st_ms(st) + tp->ts_offset, tp->ts_recent);
 		optlen = 2 + TCPOLEN_TIMESTAMP;
 	}
 	size_t thlen = TCP_HDR_MIN + optlen, hlen = IP4_HDR_MIN + thlen;
-	if (hlen + len <= st->cfg.mtu) {
+	if (SF_LIKELY(hlen + len <= st->cfg.mtu)) {
 		const uint8_t *payload = ref ? ring_at(tp->u.b.snd, off) : buf + hlen;
 		if (len && !ref)
 			ring_peek(tp->u.b.snd, off, buf + hlen, len);
 		tcp_put_fixed(buf, (uint16_t)(hlen + len), st->ip_id++, tp->laddr, tp->faddr, tp->lport, tp->fport,
 			      seq, ack, thlen, flags, wnd, 0);
-		if (!st->cfg.checksum_offload)
+		if (SF_LIKELY(!st->cfg.checksum_offload))
 			tcp_put_csum(th, thlen, payload, len, tp->laddr, tp->faddr);
 		st->stats.ip_out++;
 		st->stats.tcp_out++;
-		if (ref) {
+		/* (by reference: only segments big enough that their bytes cost
+		 * far more than the branch) */
+		if (SF_UNLIKELY(ref)) {
 			st->tx_pinned = true;
 			st->ops.output_ref(st->ops.ctx, buf, hlen, payload, len);
 		} else {
@@ -287,7 +289,7 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 	}
 	/* SACK-based recovery first: lost ranges are resent while the pipe
 	 * leaves room (RFC 6675 5, NextSeg rule 1) */
-	if (x && x->ca_state == CA_RECOVERY && (tp->t_flags & TF_SACK_PERMIT)) {
+	if (SF_UNLIKELY(x && x->ca_state == CA_RECOVERY && (tp->t_flags & TF_SACK_PERMIT))) {
 		uint32_t mss = tcp_effective_mss(tp);
 		uint32_t hseq, hlen;
 		bool resent = false;
@@ -313,7 +315,7 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 		bool send_syn = (flags & TH_SYN) && tp->snd_nxt == tp->iss;
 		if (!send_syn)
 			flags &= (uint8_t)~TH_SYN;
-		if (send_syn && st->now < st->quiet_until) {
+		if (SF_UNLIKELY(send_syn && st->now < st->quiet_until)) {
 			/* RFC 9293 3.4.3: no sequence number goes out before the
 			 * quiet time has passed; the SYN waits for it. */
 			tp->t_flags |= TF_QUIET;
@@ -338,7 +340,7 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 			uint32_t inflight = (x && x->ca_state == CA_RECOVERY) ? tcp_pipe(tp) : off;
 			uint32_t cwin = cwnd > inflight ? cwnd - inflight : 0;
 			uint32_t pwin = tp->snd_wnd > off ? tp->snd_wnd - off : 0;
-			if ((tp->t_flags & TF_FORCE) && tp->snd_wnd == 0)
+			if (SF_UNLIKELY((tp->t_flags & TF_FORCE) && tp->snd_wnd == 0))
 				pwin = cwin = 1; /* the zero-window probe's one byte */
 			uint32_t avail = off < buffered ? buffered - off : 0;
 			len = avail;
@@ -400,7 +402,7 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 		}
 
 		uint32_t seq;
-		if (send_syn)
+		if (SF_UNLIKELY(send_syn))
 			seq = tp->iss;
 		else if (len || fin || (tp->t_flags & TF_FORCE))
 			seq = tp->snd_nxt;
@@ -423,7 +425,7 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 			x->limited--; /* limited transmit spent one segment */
 		if (fin)
 			tp->t_flags |= TF_SENTFIN;
-		if ((tp->t_flags & TF_FORCE) && (tp->t_flags & TF_PERSIST)) {
+		if (SF_UNLIKELY((tp->t_flags & TF_FORCE) && (tp->t_flags & TF_PERSIST))) {
 			/* A probe leaves SND.NXT where it is (4.4BSD): the byte is
 			 * sent again until the window opens. */
 			if (seq_gt(seq + seqspace, tp->snd_max))

@@ -12,26 +12,10 @@
 #include <stdint.h>
 
 #include "synfin/synfin.h"
+#include "base/compiler.h"
 #include "tcp/cc.h"
 #include "tcp/seq.h"
 #include "wire/wire.h"
-
-/* The few steps every segment takes (building and emitting it) are
- * compiled into their caller: a call and the saving of registers around
- * it cost as much as the step itself. The other way round, a path that
- * few calls take goes out of line, so that the function around it saves
- * and restores fewer registers: SF_COLD for the rare (a table that grows,
- * compiled for size), SF_NOINLINE for one that must stay fast when taken
- * (a copy of bulk data). */
-#if defined(__GNUC__) || defined(__clang__)
-#define SF_HOT_INLINE inline __attribute__((always_inline))
-#define SF_COLD __attribute__((noinline, cold))
-#define SF_NOINLINE __attribute__((noinline))
-#else
-#define SF_HOT_INLINE inline
-#define SF_COLD
-#define SF_NOINLINE
-#endif
 
 /* predicates on states, as 4.4BSD has them */
 #define TCPS_HAVERCVDSYN(s) ((s) >= TCPS_SYN_RCVD)
@@ -453,7 +437,7 @@ static inline uint32_t tcp_snd_pending(const struct tcb *tp)
 /* room in the receive buffer (all of it before the ring exists) */
 static inline uint32_t tcp_rcv_space(const struct tcb *tp)
 {
-	if (tp->state == TCPS_LISTEN)
+	if (SF_UNLIKELY(tp->state == TCPS_LISTEN))
 		return 0;
 	const struct ring *r = tp->u.b.rcv;
 	return r ? r->cap - r->len : tp->rcvbuf;

@@ -107,7 +107,7 @@ void timer_set(struct synfin_stack *st, struct tmr *t, synfin_time_t when)
 			heap_down(st, i, e);
 		return;
 	}
-	if (st->heap_len == st->heap_cap && !heap_grow(st))
+	if (SF_UNLIKELY(st->heap_len == st->heap_cap) && !heap_grow(st))
 		return; /* the deadline is lost; callers re-arm on the next event */
 	heap_up(st, st->heap_len++, (struct heap_ent){when, t});
 }

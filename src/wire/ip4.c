@@ -43,24 +43,24 @@ enum wire_err ip4_parse_split(const uint8_t *pkt, size_t len, const uint8_t *tai
 	size_t hlen, totlen;
 	uint16_t frag;
 
-	if (len < IP4_HDR_MIN)
+	if (SF_UNLIKELY(len < IP4_HDR_MIN))
 		return WIRE_TRUNCATED;
-	if (pkt[0] >> 4 != 4)
+	if (SF_UNLIKELY(pkt[0] >> 4 != 4))
 		return WIRE_BAD_VERSION;
 	hlen = (size_t)(pkt[0] & 0x0f) * 4;
-	if (hlen < IP4_HDR_MIN || hlen > len)
+	if (SF_UNLIKELY(hlen < IP4_HDR_MIN || hlen > len))
 		return WIRE_BAD_HLEN;
 	totlen = get16(pkt + 2);
 	/* Bytes past the total length are link-layer padding (a minimum-size
 	 * Ethernet frame), not data. */
-	if (totlen < hlen || totlen > len + tail_len || (tail_len && totlen != len + tail_len))
+	if (SF_UNLIKELY(totlen < hlen || totlen > len + tail_len || (tail_len && totlen != len + tail_len)))
 		return WIRE_BAD_TOTLEN;
-	if (tail_len && !tail)
+	if (SF_UNLIKELY(tail_len && !tail))
 		return WIRE_TRUNCATED;
-	if (ip4_hdr_csum(pkt, hlen) != 0)
+	if (SF_UNLIKELY(ip4_hdr_csum(pkt, hlen) != 0))
 		return WIRE_BAD_CSUM;
 	frag = get16(pkt + 6);
-	if (frag & 0x3fff) /* MF or a fragment offset */
+	if (SF_UNLIKELY(frag & 0x3fff)) /* MF or a fragment offset */
 		return WIRE_FRAGMENT;
 
 	ip->tos = pkt[1];

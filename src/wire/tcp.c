@@ -52,31 +52,31 @@ static enum wire_err parse_opts(const uint8_t *o, size_t n, struct tcp_opts *opt
 			i++;
 			continue;
 		}
-		if (i + 1 >= n)
+		if (SF_UNLIKELY(i + 1 >= n))
 			return WIRE_BAD_OPT;
 		olen = o[i + 1];
-		if (olen < 2 || olen > n - i)
+		if (SF_UNLIKELY(olen < 2 || olen > n - i))
 			return WIRE_BAD_OPT;
 		switch (kind) {
 		case TCPOPT_MSS:
-			if (olen != TCPOLEN_MSS)
+			if (SF_UNLIKELY(olen != TCPOLEN_MSS))
 				return WIRE_BAD_OPT;
 			opt->has |= TOF_MSS;
 			opt->mss = get16(o + i + 2);
 			break;
 		case TCPOPT_WSCALE:
-			if (olen != TCPOLEN_WSCALE)
+			if (SF_UNLIKELY(olen != TCPOLEN_WSCALE))
 				return WIRE_BAD_OPT;
 			opt->has |= TOF_WSCALE;
 			opt->wscale = o[i + 2];
 			break;
 		case TCPOPT_SACK_PERM:
-			if (olen != TCPOLEN_SACK_PERM)
+			if (SF_UNLIKELY(olen != TCPOLEN_SACK_PERM))
 				return WIRE_BAD_OPT;
 			opt->has |= TOF_SACKPERM;
 			break;
 		case TCPOPT_TIMESTAMP:
-			if (olen != TCPOLEN_TIMESTAMP)
+			if (SF_UNLIKELY(olen != TCPOLEN_TIMESTAMP))
 				return WIRE_BAD_OPT;
 			opt->has |= TOF_TS;
 			opt->tsval = get32(o + i + 2);
@@ -85,7 +85,7 @@ static enum wire_err parse_opts(const uint8_t *o, size_t n, struct tcp_opts *opt
 		case TCPOPT_SACK: {
 			size_t nb = (olen - 2) / TCPOLEN_SACK_BLOCK;
 
-			if ((olen - 2) % TCPOLEN_SACK_BLOCK || nb < 1 || nb > TCP_MAX_SACK)
+			if (SF_UNLIKELY((olen - 2) % TCPOLEN_SACK_BLOCK || nb < 1 || nb > TCP_MAX_SACK))
 				return WIRE_BAD_OPT;
 			opt->has |= TOF_SACK;
 			opt->nsack = (uint8_t)nb;
@@ -118,23 +118,23 @@ enum wire_err tcp_parse_ex(const struct ip4_view *ip, struct tcp_seg *seg, bool 
 	uint32_t sum;
 	enum wire_err err;
 
-	if (first < TCP_HDR_MIN)
+	if (SF_UNLIKELY(first < TCP_HDR_MIN))
 		return WIRE_TRUNCATED;
 	/* The pseudo header has a 16-bit length; only a hand-made view can
 	 * exceed it. */
-	if (len > 0xffff)
+	if (SF_UNLIKELY(len > 0xffff))
 		return WIRE_BAD_TOTLEN;
 	off = (size_t)(th[12] >> 4) * 4;
 	/* in two pieces (ip4_parse_split), the first holds the whole header
 	 * and the second the whole payload */
-	if (off < TCP_HDR_MIN || off > first || (tail && off != first))
+	if (SF_UNLIKELY(off < TCP_HDR_MIN || off > first || (tail && off != first)))
 		return WIRE_BAD_OFF;
 	if (verify_csum) {
 		sum = inet_pseudo_sum(ip->src, ip->dst, IPPROTO_TCP_, (uint16_t)len);
 		sum = inet_sum(th, first, sum);
 		if (tail)
 			sum = inet_sum(ip->tail, tail, sum);
-		if (inet_fold(sum) != 0)
+		if (SF_UNLIKELY(inet_fold(sum) != 0))
 			return WIRE_BAD_CSUM;
 	}
 
@@ -142,7 +142,7 @@ enum wire_err tcp_parse_ex(const struct ip4_view *ip, struct tcp_seg *seg, bool 
 	seg->daddr = ip->dst;
 	seg->sport = get16(th);
 	seg->dport = get16(th + 2);
-	if (seg->sport == 0 || seg->dport == 0)
+	if (SF_UNLIKELY(seg->sport == 0 || seg->dport == 0))
 		return WIRE_BAD_ADDR;
 	seg->seq = get32(th + 4);
 	seg->ack = get32(th + 8);
@@ -150,7 +150,7 @@ enum wire_err tcp_parse_ex(const struct ip4_view *ip, struct tcp_seg *seg, bool 
 	seg->wnd = get16(th + 14);
 	seg->urp = get16(th + 18);
 	err = parse_opts(th + TCP_HDR_MIN, off - TCP_HDR_MIN, &seg->opt);
-	if (err != WIRE_OK)
+	if (SF_UNLIKELY(err != WIRE_OK))
 		return err;
 	seg->data = tail ? ip->tail : th + off;
 	seg->len = (uint32_t)(len - off);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "synfin/synfin.h"
+#include "base/compiler.h"
 
 /* ---- checksums ---- */
 /* Ones' complement sum of `len` bytes added to `sum` (not folded). */
