@@ -433,7 +433,7 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 			break;
 		}
 		tp->snd_nxt = seq + seqspace;
-		if (seq_gt(tp->snd_nxt, tp->snd_max)) {
+		if (SF_LIKELY(seq_gt(tp->snd_nxt, tp->snd_max))) { /* new data, not a resend */
 			if (!(tp->t_flags & TF_TIMING) && seq == tp->snd_max) {
 				/* time this segment for an RTT sample (RFC 6298) */
 				tp->t_flags |= TF_TIMING;

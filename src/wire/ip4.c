@@ -53,7 +53,8 @@ enum wire_err ip4_parse_split(const uint8_t *pkt, size_t len, const uint8_t *tai
 	totlen = get16(pkt + 2);
 	/* Bytes past the total length are link-layer padding (a minimum-size
 	 * Ethernet frame), not data. */
-	if (SF_UNLIKELY(totlen < hlen || totlen > len + tail_len || (tail_len && totlen != len + tail_len)))
+	/* (each test is cheap: computed together, one branch) */
+	if (SF_UNLIKELY((totlen < hlen) | (totlen > len + tail_len) | ((tail_len != 0) & (totlen != len + tail_len))))
 		return WIRE_BAD_TOTLEN;
 	if (SF_UNLIKELY(tail_len && !tail))
 		return WIRE_TRUNCATED;
@@ -73,7 +74,7 @@ enum wire_err ip4_parse_split(const uint8_t *pkt, size_t len, const uint8_t *tai
 	ip->hlen = (uint8_t)hlen;
 	ip->payload = pkt + hlen;
 	ip->payload_len = totlen - tail_len - hlen;
-	ip->tail = tail_len ? tail : NULL;
+	ip->tail = tail; /* read only when tail_len is not 0 */
 	ip->tail_len = tail_len;
 	return WIRE_OK;
 }

@@ -22,8 +22,8 @@ static enum wire_err parse_opts(const uint8_t *o, size_t n, struct tcp_opts *opt
 	memset(opt, 0, offsetof(struct tcp_opts, sack));
 	/* The layout of nearly every segment once timestamps are on (RFC 7323
 	 * appendix A's NOP, NOP, TS) is read at once. */
-	if (n == 12 && get32(o) == ((uint32_t)TCPOPT_NOP << 24 | (uint32_t)TCPOPT_NOP << 16 |
-				    (uint32_t)TCPOPT_TIMESTAMP << 8 | TCPOLEN_TIMESTAMP)) {
+	if (SF_LIKELY(n == 12 && get32(o) == ((uint32_t)TCPOPT_NOP << 24 | (uint32_t)TCPOPT_NOP << 16 |
+					      (uint32_t)TCPOPT_TIMESTAMP << 8 | TCPOLEN_TIMESTAMP))) {
 		opt->has = TOF_TS;
 		opt->tsval = get32(o + 4);
 		opt->tsecr = get32(o + 8);

@@ -53,7 +53,7 @@ struct ip4_view {
 	bool df;
 	const uint8_t *payload; /* after the IPv4 header */
 	size_t payload_len;     /* bytes there: total length - hlen - tail_len (link padding removed) */
-	const uint8_t *tail;    /* the rest of the datagram, held elsewhere (ip4_parse_split) */
+	const uint8_t *tail;    /* the rest of the datagram, held elsewhere (ip4_parse_split; valid when tail_len) */
 	size_t tail_len;
 };
 /* Validate and view one IPv4 datagram (version, IHL, total length, header
