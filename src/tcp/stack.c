@@ -72,7 +72,7 @@ void *st_alloc(struct synfin_stack *st, size_t size)
 uint8_t *st_txbuf(struct synfin_stack *st)
 {
 	uint8_t *b = st->ops.tx_buf ? st->ops.tx_buf(st->ops.ctx, st->cfg.mtu) : NULL;
-	return b ? b : st->outbuf;
+	return SF_LIKELY(b != NULL) ? b : st->outbuf;
 }
 
 void st_free(struct synfin_stack *st, void *p, size_t size)

@@ -309,11 +309,11 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 	 * loop, and the window bounds how much data rounds there can be. The
 	 * cap only guards against a bug. */
 	for (int round = 0; round < 4096; round++) {
-		if (tp->state == TCPS_CLOSED || tp->state == TCPS_LISTEN || tp->state == TCPS_TIME_WAIT)
+		if (SF_UNLIKELY(tp->state == TCPS_CLOSED || tp->state == TCPS_LISTEN || tp->state == TCPS_TIME_WAIT))
 			break;
 		uint8_t flags = outflags[tp->state];
 		bool send_syn = (flags & TH_SYN) && tp->snd_nxt == tp->iss;
-		if (!send_syn)
+		if (SF_LIKELY(!send_syn))
 			flags &= (uint8_t)~TH_SYN;
 		if (SF_UNLIKELY(send_syn && st->now < st->quiet_until)) {
 			/* RFC 9293 3.4.3: no sequence number goes out before the
@@ -434,8 +434,9 @@ void tcp_output(struct synfin_stack *st, struct tcb *tp)
 		}
 		tp->snd_nxt = seq + seqspace;
 		if (SF_LIKELY(seq_gt(tp->snd_nxt, tp->snd_max))) { /* new data, not a resend */
-			if (!(tp->t_flags & TF_TIMING) && seq == tp->snd_max) {
-				/* time this segment for an RTT sample (RFC 6298) */
+			if (!(tp->t_flags & (TF_TIMING | TF_RCVD_TSTMP)) && seq == tp->snd_max) {
+				/* time this segment for an RTT sample (RFC 6298);
+				 * with timestamps every ACK brings one (RFC 7323 4.1) */
 				tp->t_flags |= TF_TIMING;
 				tp->rtseq = seq;
 				tp->t_rtttime_ms = st_ms(st);
