@@ -150,7 +150,7 @@ void *st_obj_get(struct synfin_stack *st, size_t size, bool zero)
 	return zero ? st_alloc(st, size) : st_alloc_raw(st, size);
 }
 
-void st_obj_put(struct synfin_stack *st, void *p, size_t size)
+inline void st_obj_put(struct synfin_stack *st, void *p, size_t size)
 {
 	if (!p)
 		return;

@@ -236,7 +236,7 @@ void tcp_retransmit(struct synfin_stack *st, struct tcb *tp, uint32_t seq, uint3
 
 /* A window update worth announcing: two segments, or half the buffer
  * (RFC 9293 3.8.6.2.2). */
-static bool window_update_due(const struct tcb *tp)
+static inline bool window_update_due(const struct tcb *tp)
 {
 	if (tp->state == TCPS_SYN_SENT || (tp->t_flags & TF_RCV_SHUT))
 		return false;
@@ -262,7 +262,7 @@ static bool window_update_due(const struct tcb *tp)
  * ACK owed, no probe, no recovery, every byte and the FIN (if it is due)
  * already sent. Then the loop below would send nothing and arm nothing,
  * and only a window update could change that. */
-bool tcp_nothing_to_send(const struct tcb *tp)
+inline bool tcp_nothing_to_send(const struct tcb *tp)
 {
 	if (!TCPS_HAVEESTABLISHED(tp->state) || (tp->t_flags & (TF_ACKNOW | TF_FORCE)) ||
 	    (tp->x && tp->x->ca_state == CA_RECOVERY))

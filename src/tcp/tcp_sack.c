@@ -207,7 +207,7 @@ static void hystart(struct tcb *tp, uint32_t rtt_us)
 	}
 }
 
-void tcp_recovery_ack(struct synfin_stack *st, struct tcb *tp, uint32_t acked, uint32_t rtt_us)
+inline void tcp_recovery_ack(struct synfin_stack *st, struct tcb *tp, uint32_t acked, uint32_t rtt_us)
 {
 	struct tcb_ext *x = tp->x;
 	tp->dupacks = 0;
@@ -401,7 +401,7 @@ static synfin_time_t probe_timeout(const struct tcb *tp)
 	return pto < SYNFIN_MS(10) ? SYNFIN_MS(10) : pto;
 }
 
-void tcp_arm_rexmt(struct synfin_stack *st, struct tcb *tp)
+inline void tcp_arm_rexmt(struct synfin_stack *st, struct tcb *tp)
 {
 	struct tcb_ext *x = tp->x;
 	tp->t_flags &= ~TF_TLP;

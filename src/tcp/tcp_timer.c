@@ -59,7 +59,7 @@ static bool queued(const struct tmr *t)
 	return t->idx != TMR_NONE;
 }
 
-void timer_cancel(struct synfin_stack *st, struct tmr *t)
+inline void timer_cancel(struct synfin_stack *st, struct tmr *t)
 {
 	if (!queued(t))
 		return;
@@ -89,7 +89,7 @@ static SF_COLD bool heap_grow(struct synfin_stack *st)
 	return true;
 }
 
-void timer_set(struct synfin_stack *st, struct tmr *t, synfin_time_t when)
+inline void timer_set(struct synfin_stack *st, struct tmr *t, synfin_time_t when)
 {
 	if (when == SYNFIN_TIME_NEVER) {
 		timer_cancel(st, t);
@@ -139,7 +139,7 @@ synfin_time_t tcp_timer_next(const struct tcb *tp)
  * synfin_next_deadline() settle an entry that comes to the top early
  * (tcp_timer_settle), so nothing fires early and the deadline reported is
  * exact. Most changes within a connection's life cost no heap move. */
-void tcp_timer_update(struct synfin_stack *st, struct tcb *tp)
+inline void tcp_timer_update(struct synfin_stack *st, struct tcb *tp)
 {
 	synfin_time_t when = tcp_timer_next(tp);
 	struct tmr *t = &tp->tmr;
