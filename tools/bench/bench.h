@@ -94,7 +94,7 @@ static inline uint32_t net_ip(const struct net *net, int i)
 #define TW_LIVE 4096
 /* the cycle figures: each side's median of this many rounds (odd: the
  * median is a round's own figure) */
-#define CYCLE_ROUNDS 3
+#define CYCLE_ROUNDS 5
 _Static_assert(CYCLE_ROUNDS % 2 == 1, "an odd number of rounds");
 #define TW_WARMUP_CYCLES (TW_LIVE + 2000)
 #define CG_WARMUP 5000 /* callgrind: cycles before the counted ones */
