@@ -85,6 +85,13 @@ check "lab says why a pcap cannot be written" sh -c "$LAB run handshake --pcap /
 check "the same seed replays the same trace" sh -c "$LAB run close --seed 7 --loss 0.1 > $log.a; $LAB run close --seed 7 --loss 0.1 > $log.b; cmp -s $log.a $log.b"
 check "the trace is in tcpdump form" sh -c "$LAB run close-combined | grep -Eq '^[0-9]+\.[0-9]{6} IP 198\.18\.0\.1\.80 > 198\.18\.0\.2\.[0-9]+: F 1:1\(0\) ack 2 win [0-9]+'"
 check "synfin-bench --smoke runs and writes JSON (harness only, nothing timed)" sh -c "build/synfin-bench --smoke --json $log.json >/dev/null && python3 -c 'import json,sys; json.load(open(sys.argv[1]))' $log.json"
+check "synfin-bench --smoke pairs the larger scale point with the 1k one" python3 -c '
+import json, sys
+sc = json.load(open(sys.argv[1]))["scale"]
+assert sc[0]["connections"] == 1000 and "paired_ratio" not in sc[0], sc[0]
+for p in sc[1:]:
+    assert p["paired_with"] == 1000 and p["paired_ns_per_cycle"] > 0 and p["paired_ratio"] > 0, p
+' $log.json
 
 echo "== pcap files read back by tcpdump"
 if command -v tcpdump >/dev/null 2>&1; then

@@ -145,8 +145,15 @@ struct sf_scale {
 	double build_s;
 	uint64_t timer_events;
 	uint64_t cycles;
+	/* paired: batches alternated with a population of ref_connections */
+	uint32_t ref_connections;
+	double ref_ns_per_cycle; /* the reference's median batch */
+	double paired_ratio;     /* the median over pairs of (this batch / the reference's next) */
 };
-int sf_measure_scale(uint32_t n, double min_cycle_s, struct sf_scale *out);
+#define SCALE_REF 1000 /* the smallest population, which the others are paired with */
+/* n connections; with ref_n < n, a population of ref_n is held beside it
+ * and the cycle batches alternate between the two (0: no reference). */
+int sf_measure_scale(uint32_t n, uint32_t ref_n, double min_cycle_s, struct sf_scale *out);
 
 double sf_memcpy_gib_per_s(size_t block, size_t total);
 

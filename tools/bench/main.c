@@ -476,11 +476,14 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--cg-scale") == 0 && i + 2 < argc) {
 			/* for profiling: one scale point, cycles timed for S seconds */
 			struct sf_scale sc;
-			if (sf_measure_scale((uint32_t)strtoul(argv[i + 1], NULL, 10), atof(argv[i + 2]), &sc) < 0)
+			if (sf_measure_scale((uint32_t)strtoul(argv[i + 1], NULL, 10), SCALE_REF, atof(argv[i + 2]), &sc) < 0)
 				return 1;
 			printf("%u connections: %.0f ns/cycle (%llu cycles), %.0f ns/timer event, %.1f MiB RSS, built in %.2f s\n",
 			       sc.connections, sc.ns_per_cycle, (unsigned long long)sc.cycles, sc.ns_per_timer_event,
 			       sc.rss_mib, sc.build_s);
+			if (sc.ref_connections)
+				printf("paired with %u connections: %.0f ns/cycle, ratio %.2f\n", sc.ref_connections,
+				       sc.ref_ns_per_cycle, sc.paired_ratio);
 			return 0;
 		} else if (strcmp(argv[i], "--smoke") == 0) {
 			smoke = true;
@@ -520,10 +523,10 @@ int main(int argc, char **argv)
 	bool pinned = sched_setaffinity(0, sizeof set, &set) == 0;
 
 	/* what each mode measures */
-	double cycle_s = smoke ? 0.05 : 2.0, scale_s = smoke ? 0.02 : 0.5;
+	double cycle_s = smoke ? 0.05 : 2.0, scale_s = smoke ? 0.02 : 1.0;
 	uint64_t warm = TW_WARMUP_CYCLES, bulk = smoke ? (8u << 20) : (1ull << 30);
 	uint32_t mem_n = smoke ? 10000 : 100000, mem_buf = smoke ? 100 : 1000;
-	uint32_t scale_n[4] = {1000, 10000, 100000, 1000000};
+	uint32_t scale_n[4] = {SCALE_REF, 10000, 100000, 1000000};
 	int nscale = smoke ? 2 : 4;
 	while (nscale > 1 && scale_n[nscale - 1] > max_conns)
 		nscale--;
@@ -605,7 +608,7 @@ int main(int argc, char **argv)
 	struct sf_scale sc[4];
 	for (int i = 0; i < nscale; i++) {
 		printf("synfin: scale, %u connections ...\n", scale_n[i]);
-		if (sf_measure_scale(scale_n[i], scale_s, &sc[i]) < 0)
+		if (sf_measure_scale(scale_n[i], scale_n[0], scale_s, &sc[i]) < 0)
 			bench_fail("the scale run at %u connections failed", scale_n[i]);
 	}
 
@@ -662,7 +665,11 @@ int main(int argc, char **argv)
 	const struct sf_scale *s_lo = &sc[0], *s_hi = &sc[nscale - 1];
 	bool have_1m = s_hi->connections >= 1000000;
 	struct target t_rss = {"scale_rss_1m", "<= 512 MiB", s_hi->rss_mib, have_1m ? s_hi->rss_mib <= 512 : -1};
-	double growth = s_hi->ns_per_cycle / s_lo->ns_per_cycle;
+	/* the paired ratio: the 1M batches against 1k batches run between
+	 * them (sf_measure_scale); the two points' own medians, measured
+	 * seconds apart, are printed beside it */
+	double growth_apart = s_hi->ns_per_cycle / s_lo->ns_per_cycle;
+	double growth = s_hi->ref_connections ? s_hi->paired_ratio : growth_apart;
 	struct target t_growth = {"scale_cycle_1m_vs_1k", "<= 2x", growth, have_1m ? growth <= 2 : -1};
 
 	printf("\nLinux side: %s%s%s\n", env, lx.err[0] ? ": " : "", lx.err);
@@ -674,13 +681,19 @@ int main(int argc, char **argv)
 	row("bytes_per_syn_rcvd", mem.syn_cookie, slab.req < 0 ? NAN : slab.req, &t_syn);
 	row("instructions_per_cycle", ipc, NAN, NULL);
 	printf("\nscale (synfin, one server stack and one client stack in this process):\n");
-	printf("%12s %14s %18s %10s %10s\n", "connections", "ns per cycle", "ns per timer event", "RSS MiB", "build s");
-	for (int i = 0; i < nscale; i++)
-		printf("%12u %14.0f %18.0f %10.1f %10.2f\n", sc[i].connections, sc[i].ns_per_cycle,
+	printf("%12s %14s %18s %14s %10s %10s\n", "connections", "ns per cycle", "paired 1k: ns, x", "ns per timer",
+	       "RSS MiB", "build s");
+	for (int i = 0; i < nscale; i++) {
+		char pr[40] = "-";
+		if (sc[i].ref_connections)
+			snprintf(pr, sizeof pr, "%.0f, %.2fx", sc[i].ref_ns_per_cycle, sc[i].paired_ratio);
+		printf("%12u %14.0f %18s %14.0f %10.1f %10.2f\n", sc[i].connections, sc[i].ns_per_cycle, pr,
 		       sc[i].ns_per_timer_event, sc[i].rss_mib, sc[i].build_s);
-	printf("cycle cost at %u vs %u connections: %.2fx (target <= 2x at 1M vs 1k: %s); RSS at %u: %.0f MiB (target <= 512 MiB at 1M: %s)\n",
-	       s_hi->connections, s_lo->connections, growth, verdict(t_growth.met), s_hi->connections, s_hi->rss_mib,
-	       verdict(t_rss.met));
+	}
+	printf("cycle cost at %u vs %u connections: %.2fx paired (target <= 2x at 1M vs 1k: %s), %.2fx between the two "
+	       "points' own runs; RSS at %u: %.0f MiB (target <= 512 MiB at 1M: %s)\n",
+	       s_hi->connections, s_lo->connections, growth, verdict(t_growth.met), growth_apart, s_hi->connections,
+	       s_hi->rss_mib, verdict(t_rss.met));
 
 	printf("\ndetails:\n");
 	printf("  cycles: synfin %llu timed cycles after %llu warm-up (the median round), %.0f ns each, %.1f datagrams per cycle\n",
@@ -763,6 +776,12 @@ int main(int argc, char **argv)
 			jnum(f, round(sc[i].ns_per_timer_event));
 			fprintf(f, ", \"rss_mib\": ");
 			jnum(f, round(sc[i].rss_mib * 10) / 10);
+			if (sc[i].ref_connections) {
+				fprintf(f, ", \"paired_with\": %u, \"paired_ns_per_cycle\": ", sc[i].ref_connections);
+				jnum(f, round(sc[i].ref_ns_per_cycle));
+				fprintf(f, ", \"paired_ratio\": ");
+				jnum(f, round(sc[i].paired_ratio * 100) / 100);
+			}
 			fprintf(f, "}");
 		}
 		fprintf(f, "\n  ],\n  \"targets\": {");

@@ -570,81 +570,169 @@ out:
 }
 
 /* ---- scale ---- */
-int sf_measure_scale(uint32_t n, double min_s, struct sf_scale *out)
+#define SCALE_BATCH 2000 /* cycles per timed batch */
+#define SCALE_REWARM 200 /* paired: untimed cycles before each batch */
+/* A population held open: a stack pair, n established idle connections
+ * with keepalive on the server side, and a listener of its own for the
+ * extra cycles. */
+struct scale_pop {
+	struct net *net;
+	int *lfd, *cfd, *sfd;
+	int nl, cyc;
+	uint32_t n;
+	synfin_time_t built_from;
+	uint64_t room;    /* cycles the virtual clock can still take */
+	uint64_t cycles;  /* run so far, warm-up included */
+};
+
+static void pop_close(struct scale_pop *p)
 {
-	int nl = nlisteners(n);
-	int *lfd = calloc((size_t)nl, sizeof *lfd), *cfd = calloc(n, sizeof *cfd), *sfd = calloc(n, sizeof *sfd);
-	struct net *net = pair(7, NULL, NULL);
-	int rc = -1;
-	memset(out, 0, sizeof *out);
-	out->connections = n;
-	if (!lfd || !cfd || !sfd || !net)
-		goto out;
-	int cyc = listen_on(net, SRV, CYCLE_PORT, 4096, false);
-	if (cyc < 0 || open_listeners(net, lfd, nl, true) < 0)
-		goto out;
+	net_destroy(p->net, true);
+	free(p->lfd);
+	free(p->cfd);
+	free(p->sfd);
+	memset(p, 0, sizeof *p);
+}
 
-	/* the population, with keepalive on the server side; opened over
-	 * SPREAD of virtual time so that the keepalive deadlines spread too */
-	synfin_time_t built_from = net->now;
+static int pop_cycles(struct scale_pop *p, uint64_t count)
+{
+	EXPECT(count <= p->room, "the scale run outgrew its virtual time");
+	if (run_cycles(p->net, p->cyc, CYCLE_PORT, count) < 0)
+		return -1;
+	p->room -= count;
+	p->cycles += count;
+	return 0;
+}
+
+/* Builds the population over SPREAD of virtual time (so that the
+ * keepalive deadlines spread too) and warms the cycle path. The cycles
+ * must end before the first keepalive deadline, which bounds `room`. */
+static int pop_open(struct scale_pop *p, uint32_t n, uint64_t seed, double *build_s, double *rss_mib)
+{
+	memset(p, 0, sizeof *p);
+	p->n = n;
+	p->nl = nlisteners(n);
+	p->lfd = calloc((size_t)p->nl, sizeof *p->lfd);
+	p->cfd = calloc(n, sizeof *p->cfd);
+	p->sfd = calloc(n, sizeof *p->sfd);
+	p->net = pair(seed, NULL, NULL);
+	if (!p->lfd || !p->cfd || !p->sfd || !p->net)
+		return -1;
+	p->cyc = listen_on(p->net, SRV, CYCLE_PORT, 4096, false);
+	if (p->cyc < 0 || open_listeners(p->net, p->lfd, p->nl, true) < 0)
+		return -1;
+	p->built_from = p->net->now;
 	double t0 = bench_now_s();
-	if (build_population(net, lfd, nl, n, cfd, sfd, SPREAD) < 0)
-		goto out;
-	out->build_s = bench_now_s() - t0;
-	out->rss_mib = bench_rss_mib();
-
-	/* extra cycles at this population, on their own listener; the virtual
-	 * clock must stay clear of the keepalive deadlines */
-	synfin_time_t keep = synfin_stack_config(net->st[SRV])->keep_idle;
-	synfin_time_t room = keep - SPREAD - SYNFIN_SEC(200);
-	uint64_t maxc = room / cycle_step(net);
+	if (build_population(p->net, p->lfd, p->nl, n, p->cfd, p->sfd, SPREAD) < 0)
+		return -1;
+	if (build_s)
+		*build_s = bench_now_s() - t0;
+	if (rss_mib)
+		*rss_mib = bench_rss_mib();
+	synfin_time_t keep = synfin_stack_config(p->net->st[SRV])->keep_idle;
+	p->room = (keep - SPREAD - SYNFIN_SEC(200)) / cycle_step(p->net);
 	uint64_t warm = TW_LIVE + 1000;
-	if (maxc <= warm + 1000) {
-		fprintf(stderr, "synfin-bench: keepalive idle too short for the scale run\n");
-		goto out;
-	}
-	if (run_cycles(net, cyc, CYCLE_PORT, warm) < 0 ||
-	    timed_cycles(net, cyc, min_s, maxc - warm, &out->cycles, &out->ns_per_cycle) < 0)
-		goto out;
-	if (check_cycle_stats(net, warm + out->cycles) < 0)
-		goto out;
+	EXPECT(p->room > warm + 2 * (SCALE_BATCH + SCALE_REWARM), "keepalive idle too short for the scale run");
+	return pop_cycles(p, warm);
+}
 
-	/* timer events: every population connection's keepalive expires once;
-	 * each probe is answered by the peer, which re-arms the timer */
+/* Timer events: every population connection's keepalive expires once;
+ * each probe is answered by the peer, which re-arms the timer. */
+static int pop_timers(struct scale_pop *p, struct sf_scale *out)
+{
+	struct net *net = p->net;
 	const struct synfin_stats *ss = synfin_get_stats(net->st[SRV]);
-	if (ss->keep_probes != 0) {
-		fprintf(stderr, "synfin-bench: keepalive fired early\n");
-		goto out;
-	}
-	synfin_time_t first = built_from + keep, last = built_from + SPREAD + keep + SYNFIN_SEC(1);
-	if (!net_advance(net, first - SYNFIN_SEC(1)))
-		goto out;
+	EXPECT(ss->keep_probes == 0, "keepalive fired early");
+	if (check_cycle_stats(net, p->cycles) < 0)
+		return -1;
+	synfin_time_t keep = synfin_stack_config(net->st[SRV])->keep_idle;
+	synfin_time_t first = p->built_from + keep, last = p->built_from + SPREAD + keep + SYNFIN_SEC(1);
+	EXPECT(net_advance(net, first - SYNFIN_SEC(1)), "timers did not settle");
 	uint64_t p0 = ss->keep_probes;
-	double secs;
-	t0 = bench_now_s();
-	for (uint64_t guard = 0; guard < 4ull * n + 1000; guard++) {
+	double t0 = bench_now_s();
+	for (uint64_t guard = 0; guard < 4ull * p->n + 1000; guard++) {
 		synfin_time_t d = synfin_next_deadline(net->st[SRV]), dc = synfin_next_deadline(net->st[CLI]);
 		if (dc < d)
 			d = dc;
 		if (d > last)
 			break;
-		if (!net_advance(net, d))
-			goto out;
+		EXPECT(net_advance(net, d), "timers did not settle");
 	}
-	secs = bench_now_s() - t0;
+	double secs = bench_now_s() - t0;
 	out->timer_events = ss->keep_probes - p0;
-	if (out->timer_events != n) {
-		fprintf(stderr, "synfin-bench: %llu keepalive probes for %u connections\n",
-			(unsigned long long)out->timer_events, n);
-		goto out;
-	}
+	EXPECT(out->timer_events == p->n, "%llu keepalive probes for %u connections",
+	       (unsigned long long)out->timer_events, p->n);
 	out->ns_per_timer_event = secs * 1e9 / (double)out->timer_events;
-	rc = 0;
+	return 0;
+}
+
+/* rewarm untimed cycles, then SCALE_BATCH timed ones: *ns each */
+static int pop_batch(struct scale_pop *p, uint64_t rewarm, double *ns)
+{
+	if (pop_cycles(p, rewarm) < 0)
+		return -1;
+	double t0 = bench_now_s();
+	if (pop_cycles(p, SCALE_BATCH) < 0)
+		return -1;
+	*ns = (bench_now_s() - t0) * 1e9 / SCALE_BATCH;
+	return 0;
+}
+
+/* Timed batches of SCALE_BATCH cycles for min_s. With a reference
+ * population, its batches alternate with the measured one's, and each
+ * pair gives a ratio: both are synfin on the same core a few milliseconds
+ * apart, so a spell of load on a shared host slows both alike instead of
+ * landing on one point of the comparison. */
+static int scale_batches(struct scale_pop *p, struct scale_pop *ref, double min_s, struct sf_scale *out)
+{
+	static double per[MAX_BATCHES], per_ref[MAX_BATCHES], ratio[MAX_BATCHES];
+	uint64_t rewarm = ref ? SCALE_REWARM : 0, need = SCALE_BATCH + rewarm;
+	size_t nb = 0;
+	double t0 = bench_now_s();
+	while (nb < MAX_BATCHES && (bench_now_s() - t0 < min_s || nb == 0) && p->room >= need &&
+	       (!ref || ref->room >= need)) {
+		/* with a reference, each batch first runs a few untimed
+		 * cycles, so that neither side pays for the cache lines the
+		 * other one's batch took */
+		if (pop_batch(p, rewarm, &per[nb]) < 0)
+			return -1;
+		if (ref) {
+			if (pop_batch(ref, rewarm, &per_ref[nb]) < 0)
+				return -1;
+			ratio[nb] = per[nb] / per_ref[nb];
+		}
+		nb++;
+	}
+	out->cycles = nb * (uint64_t)SCALE_BATCH;
+	out->ns_per_cycle = bench_median(per, nb);
+	if (ref) {
+		out->ref_connections = ref->n;
+		out->ref_ns_per_cycle = bench_median(per_ref, nb);
+		out->paired_ratio = bench_median(ratio, nb);
+	}
+	return 0;
+}
+
+int sf_measure_scale(uint32_t n, uint32_t ref_n, double min_s, struct sf_scale *out)
+{
+	struct scale_pop p, r;
+	bool paired = ref_n && ref_n < n;
+	int rc = -1;
+	memset(out, 0, sizeof *out);
+	memset(&r, 0, sizeof r);
+	out->connections = n;
+	if (pop_open(&p, n, 7, &out->build_s, &out->rss_mib) < 0)
+		goto out;
+	if (paired && pop_open(&r, ref_n, 8, NULL, NULL) < 0)
+		goto out;
+	if (scale_batches(&p, paired ? &r : NULL, min_s, out) < 0)
+		goto out;
+	if (paired)
+		pop_close(&r);
+	rc = pop_timers(&p, out);
 out:
-	net_destroy(net, true);
-	free(lfd);
-	free(cfd);
-	free(sfd);
+	pop_close(&r);
+	pop_close(&p);
 	return rc;
 }
 
