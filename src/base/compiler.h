@@ -15,6 +15,11 @@
  * function around it saves and restores fewer registers: SF_COLD for the
  * rare (a table that grows, compiled for size), SF_NOINLINE for one that
  * must stay fast when taken (a copy of bulk data).
+ *
+ * SF_PREFETCH asks for a cache line that a later step will read, where
+ * the next step is known ahead (the next ephemeral port, the next record
+ * to expire): among a million connections such a line is in memory, not
+ * in a cache, and the step would wait for it. It never faults.
  */
 #ifndef SYNFIN_BASE_COMPILER_H
 #define SYNFIN_BASE_COMPILER_H
@@ -25,12 +30,14 @@
 #define SF_HOT_INLINE inline __attribute__((always_inline))
 #define SF_COLD __attribute__((noinline, cold))
 #define SF_NOINLINE __attribute__((noinline))
+#define SF_PREFETCH(p) __builtin_prefetch(p)
 #else
 #define SF_LIKELY(x) (x)
 #define SF_UNLIKELY(x) (x)
 #define SF_HOT_INLINE inline
 #define SF_COLD
 #define SF_NOINLINE
+#define SF_PREFETCH(p) ((void)(p))
 #endif
 
 #endif

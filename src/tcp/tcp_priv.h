@@ -334,6 +334,9 @@ uint32_t tcp_tuple_hash(const struct synfin_stack *st, uint32_t laddr, uint16_t 
 			uint32_t faddr, uint16_t fport);
 void tcp_hash_insert(struct synfin_stack *st, struct tcb *tp);
 void tcp_hash_remove(struct synfin_stack *st, struct tcb *tp);
+/* the cache lines tcp_lookup of this 4-tuple will read first */
+void tcp_lookup_prefetch(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
+			 uint32_t faddr, uint16_t fport);
 struct tcb *tcp_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
 		       uint32_t faddr, uint16_t fport);
 struct tcb *tcp_lookup_listener(const struct synfin_stack *st, uint16_t lport);

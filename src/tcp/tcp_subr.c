@@ -219,6 +219,14 @@ struct tcb *tcp_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t l
 	return NULL;
 }
 
+void tcp_lookup_prefetch(const struct synfin_stack *st, uint32_t laddr, uint16_t lport,
+			 uint32_t faddr, uint16_t fport)
+{
+	uint32_t b = tcp_tuple_hash(st, laddr, lport, faddr, fport) & st->conn_mask;
+	SF_PREFETCH(&st->conn_tag[b]);
+	SF_PREFETCH(&st->conn_hash[b]);
+}
+
 struct tcb *tcp_lookup_listener(const struct synfin_stack *st, uint16_t lport)
 {
 	for (struct tcb *tp = st->listeners; tp; tp = tp->hnext)

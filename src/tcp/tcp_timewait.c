@@ -154,9 +154,21 @@ void tw_remove(struct synfin_stack *st, struct tw *tw, const char *cause)
 
 void tw_run(struct synfin_stack *st)
 {
-	while (st->tw_head && st->tw_head->expire <= st->now) {
-		mark_dead(st, st->tw_head, "2MSL timer");
+	struct tw *head = st->tw_head;
+	if (!head || head->expire > st->now)
+		return;
+	do {
+		mark_dead(st, head, "2MSL timer");
 		fifo_trim_dead(st);
+		head = st->tw_head;
+	} while (head && head->expire <= st->now);
+	/* Records leave in FIFO order, so the next ones are known: the port
+	 * record of the next (which was itself asked for when its
+	 * predecessor left) and the record after it. */
+	if (head) {
+		SF_PREFETCH(tcp_bind_find(st, head->lport));
+		if (head->qnext)
+			SF_PREFETCH(head->qnext);
 	}
 }
 

@@ -110,6 +110,24 @@ static int bind_any(struct synfin_stack *st, struct tcb *tp)
  * end, so a port is random to outsiders yet successive connections to one
  * peer do not collide; a port is taken if its 4-tuple is free (also of
  * TIME_WAIT) and no listener or merely-bound socket holds it. */
+static uint16_t ephemeral_candidate(const struct synfin_stack *st)
+{
+	return (uint16_t)(st->cfg.ephemeral_lo + (st->ephemeral_next + st->eph_offset) % port_count(st));
+}
+
+/* The next connect() to the same peer tries the next port first: its port
+ * record and its 4-tuple's bucket are asked for now, so that they are in
+ * the cache by then (among many connections both would be cold). */
+static void prefetch_next_port(const struct synfin_stack *st, uint32_t faddr, uint16_t fport)
+{
+	uint16_t port = ephemeral_candidate(st);
+	const struct bindb *b = tcp_bind_find(st, port);
+	if (!b)
+		return; /* a port no one holds is taken without a look */
+	SF_PREFETCH(b);
+	tcp_lookup_prefetch(st, st->ip, port, faddr, fport);
+}
+
 static int bind_ephemeral(struct synfin_stack *st, struct tcb *tp, uint32_t faddr, uint16_t fport)
 {
 	uint32_t n = port_count(st);
@@ -120,7 +138,7 @@ static int bind_ephemeral(struct synfin_stack *st, struct tcb *tp, uint32_t fadd
 		st->eph_fport = fport;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		uint16_t port = (uint16_t)(st->cfg.ephemeral_lo + (st->ephemeral_next + st->eph_offset) % n);
+		uint16_t port = ephemeral_candidate(st);
 		st->ephemeral_next++;
 		/* every block and TIME_WAIT record on a port is counted in
 		 * its port record: a port without one is free, and the tables
@@ -137,6 +155,7 @@ static int bind_ephemeral(struct synfin_stack *st, struct tcb *tp, uint32_t fadd
 			tp->faddr = 0;
 			return -ENOMEM;
 		}
+		prefetch_next_port(st, faddr, fport);
 		return 0;
 	}
 	return -EADDRNOTAVAIL;
