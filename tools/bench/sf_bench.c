@@ -727,8 +727,10 @@ int sf_measure_scale(uint32_t n, uint32_t ref_n, double min_s, struct sf_scale *
 		goto out;
 	if (scale_batches(&p, paired ? &r : NULL, min_s, out) < 0)
 		goto out;
-	if (paired)
-		pop_close(&r);
+	/* the reference's cycles must have been as clean as the measured ones */
+	if (paired && check_cycle_stats(r.net, r.cycles) < 0)
+		goto out;
+	pop_close(&r);
 	rc = pop_timers(&p, out);
 out:
 	pop_close(&r);
