@@ -92,6 +92,14 @@ assert sc[0]["connections"] == 1000 and "paired_ratio" not in sc[0], sc[0]
 for p in sc[1:]:
     assert p["paired_with"] == 1000 and p["paired_ns_per_cycle"] > 0 and p["paired_ratio"] > 0, p
 ' $log.json
+check "synfin-bench --smoke takes each round's cycles at the fast-end batch, the median batch beside it" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert 0 < d["cycles_quantile"] < 0.5, d["cycles_quantile"]
+for r in d["cycles_per_s_rounds"]:
+    assert r["synfin"] >= r["synfin_median_batch"] > 0, r
+assert d["cycles_per_s"]["synfin"] >= d["cycles_per_s_median_batch"]["synfin"] > 0, d
+' $log.json
 
 echo "== pcap files read back by tcpdump"
 if command -v tcpdump >/dev/null 2>&1; then

@@ -19,6 +19,22 @@ double bench_rss_mib(void); /* resident set of this process, from /proc/self/sta
 void bench_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 double bench_median(double *v, size_t n); /* sorts v */
 
+/* Connection cycles are timed in batches of about a millisecond on both
+ * sides (synfin 1000 cycles, Linux 16). On this shared host a neighbour
+ * takes half of the core for some milliseconds at a time, so a round's
+ * batches come in two groups, undisturbed and about 2x slower
+ * (docs/BENCHMARKS.md, "Noise"). A round's figure is its batch at this
+ * quantile from the fast end, the undisturbed cost; its median batch is
+ * reported beside it. */
+#define CYCLE_QUANTILE 0.10
+struct batch_times {
+	double fast; /* seconds per cycle at CYCLE_QUANTILE from the fast end */
+	double median;
+	size_t batches;
+};
+/* v: seconds per cycle of each batch (sorted on return) */
+void bench_batches(double *v, size_t n, struct batch_times *out);
+
 /* ---- a size-class pool behind ops.alloc/free (link.c) ----
  * Objects up to 4 KiB come from free lists carved out of 4 MiB chunks, with
  * no per-object header; larger blocks from malloc, 1 MiB and up from mmap.
@@ -102,8 +118,10 @@ _Static_assert(CYCLE_ROUNDS % 2 == 1, "an odd number of rounds");
 #define BULK_BUF (256u << 10) /* send and receive buffers of the bulk connection */
 #define BULK_COPIES 3         /* memcpy passes over each byte of a bulk transfer */
 struct sf_cycles {
-	double cycles_per_s;
-	double ns_per_cycle;
+	double cycles_per_s;        /* at the CYCLE_QUANTILE batch */
+	double cycles_per_s_median; /* at the median batch */
+	double ns_per_cycle;        /* at the CYCLE_QUANTILE batch */
+	size_t batches;
 	uint64_t cycles;       /* timed */
 	uint64_t warmup;
 	double pkts_per_cycle;
@@ -160,7 +178,9 @@ double sf_memcpy_gib_per_s(size_t block, size_t total);
 /* ---- Linux measurements (linux_bench.c) ---- */
 struct linux_results {
 	int ok;                  /* 1 when the figures below were measured */
-	double cycles_per_s;
+	double cycles_per_s;     /* at the CYCLE_QUANTILE batch */
+	double cycles_per_s_median;
+	size_t batches;
 	uint64_t cycles;
 	double bulk_mib_per_s;   /* one thread, both ends, one core */
 	double bulk2_mib_per_s;  /* sender and receiver threads (two cores) */

@@ -68,7 +68,9 @@ static int lx_one_cycle(int l, const struct sockaddr_in *a, char *err, size_t er
 	return 0;
 }
 
-static int lx_cycles(double min_s, double *cps, uint64_t *count, char *err, size_t errlen)
+/* cycles per timed batch: about 1 ms, as synfin's batches (bench.h) */
+#define LX_BATCH 16
+static int lx_cycles(double min_s, struct linux_results *out, char *err, size_t errlen)
 {
 	int l[LX_PORTS];
 	struct sockaddr_in a[LX_PORTS];
@@ -83,21 +85,24 @@ static int lx_cycles(double min_s, double *cps, uint64_t *count, char *err, size
 	for (; i < 2000; i++)
 		if (lx_one_cycle(l[i % LX_PORTS], &a[i % LX_PORTS], err, errlen) < 0)
 			goto out;
-	/* batches of 256 cycles; the median batch gives the rate */
 	static double per[100000];
 	size_t nb = 0;
 	uint64_t n = 0;
 	double t0 = bench_now_s(), t = t0;
 	while (t - t0 < min_s && nb < sizeof per / sizeof per[0]) {
 		double tb = t;
-		for (int k = 0; k < 256; k++, i++, n++)
+		for (int k = 0; k < LX_BATCH; k++, i++, n++)
 			if (lx_one_cycle(l[i % LX_PORTS], &a[i % LX_PORTS], err, errlen) < 0)
 				goto out;
 		t = bench_now_s();
-		per[nb++] = 256 / (t - tb);
+		per[nb++] = (t - tb) / LX_BATCH;
 	}
-	*cps = bench_median(per, nb);
-	*count = n;
+	struct batch_times bt;
+	bench_batches(per, nb, &bt);
+	out->cycles_per_s = 1 / bt.fast;
+	out->cycles_per_s_median = 1 / bt.median;
+	out->batches = bt.batches;
+	out->cycles = n;
 	rc = 0;
 out:
 	while (nl > 0)
@@ -275,7 +280,7 @@ void linux_measure(double cycle_s, uint64_t bulk_bytes, int reps, struct linux_r
 	memset(out, 0, sizeof *out);
 	if (reps < 0 || reps > 16)
 		reps = 1;
-	if (lx_cycles(cycle_s, &out->cycles_per_s, &out->cycles, out->err, sizeof out->err) < 0)
+	if (lx_cycles(cycle_s, out, out->err, sizeof out->err) < 0)
 		return;
 	if (reps == 0) { /* the cycles alone */
 		out->ok = 1;

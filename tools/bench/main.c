@@ -15,7 +15,9 @@
  *
  * Entry points for profiling one part alone (docs/BENCHMARKS.md uses them
  * with callgrind and perf): --cg-cycles WARMUP COUNT (what the
- * instructions-per-cycle figure runs), --cg-bulk MIB MTU, --cg-scale N S.
+ * instructions-per-cycle figure runs), --cg-bulk MIB MTU, --cg-scale N S,
+ * and --cg-rounds N S (N timed cycle rounds of S seconds, to compare
+ * builds).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -485,6 +487,17 @@ int main(int argc, char **argv)
 				printf("paired with %u connections: %.0f ns/cycle, ratio %.2f\n", sc.ref_connections,
 				       sc.ref_ns_per_cycle, sc.paired_ratio);
 			return 0;
+		} else if (strcmp(argv[i], "--cg-rounds") == 0 && i + 2 < argc) {
+			/* for comparing builds: N synfin cycle rounds of S seconds */
+			int n = atoi(argv[i + 1]);
+			for (int r = 0; r < n && r < 1000; r++) {
+				struct sf_cycles c;
+				if (sf_measure_cycles(atof(argv[i + 2]), TW_WARMUP_CYCLES, &c) < 0)
+					return 1;
+				printf("%.0f cycles/s at the %.0f%% batch, %.0f at the median batch\n", c.cycles_per_s,
+				       CYCLE_QUANTILE * 100, c.cycles_per_s_median);
+			}
+			return 0;
 		} else if (strcmp(argv[i], "--smoke") == 0) {
 			smoke = true;
 		} else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
@@ -544,22 +557,23 @@ int main(int argc, char **argv)
 	       mc_cache, mc_mem);
 
 	/* The cycles are measured in CYCLE_ROUNDS rounds on each side, as the
-	 * bulk transfers are repeated: on a shared host a spell of a
-	 * neighbour's load can slow either side's 2 seconds by up to 2x, and
-	 * the median round is what one spell does not move. All rounds but
+	 * bulk transfers are repeated. Within a round, the batch at
+	 * CYCLE_QUANTILE is the round's figure (bench.h); across rounds, the
+	 * median round is what a spell covering one or two rounds does not
+	 * move. All rounds but
 	 * the last run here, in pairs (synfin, then Linux in a namespace of
 	 * its own); the last synfin round follows, and the last Linux round
 	 * is the cycles before the Linux bulk transfers, as in one child. */
 	int rounds = smoke || no_linux ? 1 : CYCLE_ROUNDS;
 	struct sf_cycles cyr[CYCLE_ROUNDS];
-	double lx_round[CYCLE_ROUNDS];
+	double lx_round[CYCLE_ROUNDS], lx_round_med[CYCLE_ROUNDS];
 	uint64_t lx_count[CYCLE_ROUNDS] = {0};
 	char lx_round_err[200] = "";
 	for (int r = 0; r < rounds; r++) {
 		printf("synfin: connection cycles (round %d of %d) ...\n", r + 1, rounds);
 		if (sf_measure_cycles(cycle_s, warm, &cyr[r]) < 0)
 			bench_fail("the synfin connection cycle failed");
-		lx_round[r] = NAN;
+		lx_round[r] = lx_round_med[r] = NAN;
 		if (r == rounds - 1)
 			break;
 		struct linux_results lr;
@@ -569,16 +583,20 @@ int main(int argc, char **argv)
 		settle();
 		if (lr.ok) {
 			lx_round[r] = lr.cycles_per_s;
+			lx_round_med[r] = lr.cycles_per_s_median;
 			lx_count[r] = lr.cycles;
 		} else if (!lx_round_err[0]) {
 			snprintf(lx_round_err, sizeof lx_round_err, "%s: %s", renv, lr.err);
 		}
 	}
 	/* the median synfin round gives the figures */
-	double sf_rate[CYCLE_ROUNDS];
-	for (int r = 0; r < rounds; r++)
+	double sf_rate[CYCLE_ROUNDS], sf_rate_med[CYCLE_ROUNDS];
+	for (int r = 0; r < rounds; r++) {
 		sf_rate[r] = cyr[r].cycles_per_s;
+		sf_rate_med[r] = cyr[r].cycles_per_s_median;
+	}
 	double sf_med = bench_median(sf_rate, (size_t)rounds);
+	double sf_medbatch = bench_median(sf_rate_med, (size_t)rounds);
 	struct sf_cycles cy = cyr[0];
 	for (int r = 0; r < rounds; r++)
 		if (cyr[r].cycles_per_s == sf_med)
@@ -630,6 +648,7 @@ int main(int argc, char **argv)
 		run_linux(cycle_s, bulk, reps, &lx, env, sizeof env);
 		if (lx.ok) {
 			lx_round[rounds - 1] = lx.cycles_per_s;
+			lx_round_med[rounds - 1] = lx.cycles_per_s_median;
 			lx_count[rounds - 1] = lx.cycles;
 		}
 		if (lx_round_err[0] && !lx.err[0])
@@ -637,13 +656,15 @@ int main(int argc, char **argv)
 	}
 	/* Linux's figure: the median of its rounds, all of which must have
 	 * run */
-	double lx_sorted[CYCLE_ROUNDS];
+	double lx_sorted[CYCLE_ROUNDS], lx_sorted_med[CYCLE_ROUNDS];
 	bool lx_all = true;
 	for (int r = 0; r < rounds; r++) {
 		lx_sorted[r] = lx_round[r];
+		lx_sorted_med[r] = lx_round_med[r];
 		lx_all = lx_all && !isnan(lx_round[r]);
 	}
 	double l_cps = lx.ok && lx_all ? bench_median(lx_sorted, (size_t)rounds) : NAN;
+	double l_cps_med = lx.ok && lx_all ? bench_median(lx_sorted_med, (size_t)rounds) : NAN;
 	double l_bulk = lx.ok ? lx.bulk_mib_per_s : NAN;
 	double l_bulk2 = lx.ok ? lx.bulk2_mib_per_s : NAN;
 	struct linux_slab slab;
@@ -696,12 +717,21 @@ int main(int argc, char **argv)
 	       s_hi->rss_mib, verdict(t_rss.met));
 
 	printf("\ndetails:\n");
-	printf("  cycles: synfin %llu timed cycles after %llu warm-up (the median round), %.0f ns each, %.1f datagrams per cycle\n",
-	       (unsigned long long)cy.cycles, (unsigned long long)cy.warmup, cy.ns_per_cycle, cy.pkts_per_cycle);
-	printf("  cycles per second in each round of %.0f s a side (synfin / linux, Linux's timed cycles):", cycle_s);
+	printf("  cycles: synfin %llu timed cycles in %zu batches after %llu warm-up (the median round), %.0f ns each "
+	       "at the %.0f%% batch, %.1f datagrams per cycle\n",
+	       (unsigned long long)cy.cycles, cy.batches, (unsigned long long)cy.warmup, cy.ns_per_cycle,
+	       CYCLE_QUANTILE * 100, cy.pkts_per_cycle);
+	printf("  cycles per second in each round of %.2g s a side, at the %.0f%% batch (at the median batch) "
+	       "(synfin / linux, Linux's timed cycles):",
+	       cycle_s, CYCLE_QUANTILE * 100);
 	for (int r = 0; r < rounds; r++)
-		printf(" %.0f / %.0f (%llu)%s", cyr[r].cycles_per_s, lx_round[r], (unsigned long long)lx_count[r],
-		       r + 1 < rounds ? ";" : "\n");
+		printf(" %.0f (%.0f) / %.0f (%.0f) (%llu)%s", cyr[r].cycles_per_s, cyr[r].cycles_per_s_median, lx_round[r],
+		       lx_round_med[r], (unsigned long long)lx_count[r], r + 1 < rounds ? ";" : "\n");
+	if (!isnan(l_cps_med))
+		printf("  cycles at the median batch of each round (the median round): synfin %.0f, linux %.0f, ratio "
+		       "%.1fx (the gap to the figure above is a neighbour's load on the host: docs/BENCHMARKS.md, "
+		       "\"Noise\")\n",
+		       sf_medbatch, l_cps_med, sf_medbatch / l_cps_med);
 	printf("  bulk: synfin MTU %u, buffers %u: %.0f MiB/s (%llu segments, %.1f KiB each); MTU 1500: %.0f MiB/s\n",
 	       bk.mtu, bk.buf, bk.mib_per_s, (unsigned long long)bk.segments,
 	       (double)bk.bytes / (double)(bk.segments ? bk.segments : 1) / 1024, bk1500.mib_per_s);
@@ -743,12 +773,17 @@ int main(int argc, char **argv)
 		jstr(f, lx.err);
 		fprintf(f, ",\n");
 		jpair(f, "cycles_per_s", round(cy.cycles_per_s), round(l_cps), true);
-		fprintf(f, "  \"cycles_per_s_rounds\": [");
+		jpair(f, "cycles_per_s_median_batch", round(sf_medbatch), round(l_cps_med), true);
+		fprintf(f, "  \"cycles_quantile\": %.2f,\n  \"cycles_per_s_rounds\": [", CYCLE_QUANTILE);
 		for (int r = 0; r < rounds; r++) {
 			fprintf(f, "%s{\"synfin\": ", r ? ", " : "");
 			jnum(f, round(cyr[r].cycles_per_s));
 			fprintf(f, ", \"linux\": ");
 			jnum(f, round(lx_round[r]));
+			fprintf(f, ", \"synfin_median_batch\": ");
+			jnum(f, round(cyr[r].cycles_per_s_median));
+			fprintf(f, ", \"linux_median_batch\": ");
+			jnum(f, round(lx_round_med[r]));
 			fprintf(f, "}");
 		}
 		fprintf(f, "],\n");
