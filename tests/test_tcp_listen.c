@@ -347,3 +347,88 @@ TEST(syn_cookies_always_keep_no_state_even_with_room)
 	EXPECT_EV(h, TCPS_SYN_RCVD, TCPS_ESTABLISHED);
 	h_free(h);
 }
+
+static int listen_on_port(struct harness *h, uint16_t port, bool reuse)
+{
+	struct synfin_addr a = {LOCAL_IP, port};
+	int one = 1, fd = synfin_socket(h->st);
+	ASSERT(fd >= 0);
+	if (reuse)
+		ASSERT_EQ(synfin_setsockopt(h->st, fd, SYNFIN_SOL_SOCKET, SYNFIN_SO_REUSEADDR, &one, sizeof one), 0);
+	ASSERT_EQ(synfin_bind(h->st, fd, &a), 0);
+	return fd;
+}
+
+/* A SYN to lport from PEER_PORT: answered by a listener, or reset. */
+static void syn_to(struct harness *h, uint16_t lport, bool listened)
+{
+	h->lport = lport;
+	h->rport = PEER_PORT;
+	SEND(h, h->now, .flags = TH_SYN, .seq = IRS, .mss = MSS);
+	if (listened) {
+		EXPECT_SEG(h, TH_SYN | TH_ACK, ISS, IRS + 1, 0);
+		EXPECT_EV(h, TCPS_LISTEN, TCPS_SYN_RCVD);
+		ASSERT(h_tcb(h) != NULL);
+	} else {
+		EXPECT_SEG(h, TH_RST | TH_ACK, 0, IRS + 1, 0);
+		EXPECT_NO_EV(h);
+		ASSERT(h_tcb(h) == NULL);
+	}
+}
+
+/* Listeners are found through the port table, not by walking them all:
+ * with hundreds of ports listening, each SYN reaches its own port's
+ * listener, and a port whose listener closed answers with a reset. */
+TEST(many_listeners_each_syn_finds_its_own_port)
+{
+	enum { N = 300, BASE = 20000 };
+	struct harness *h = h_new(NULL);
+	int fd[N];
+	for (int i = 0; i < N; i++) {
+		fd[i] = listen_on_port(h, (uint16_t)(BASE + i), false);
+		ASSERT_EQ(synfin_listen(h->st, fd[i], 4), 0);
+		EXPECT_EV(h, TCPS_CLOSED, TCPS_LISTEN);
+	}
+	for (int i = 0; i < N; i += 37)
+		syn_to(h, (uint16_t)(BASE + i), true);
+	syn_to(h, BASE + N - 1, true);
+	syn_to(h, BASE + N, false);
+	syn_to(h, BASE - 1, false);
+	/* one closes: its port resets, its neighbours still answer */
+	ASSERT_EQ(synfin_close(h->st, fd[1]), 0);
+	EXPECT_EV(h, TCPS_LISTEN, TCPS_CLOSED);
+	syn_to(h, BASE + 1, false);
+	syn_to(h, BASE + 2, true);
+	/* and a new listener on that port is found */
+	fd[1] = listen_on_port(h, BASE + 1, false);
+	ASSERT_EQ(synfin_listen(h->st, fd[1], 4), 0);
+	EXPECT_EV(h, TCPS_CLOSED, TCPS_LISTEN);
+	syn_to(h, BASE + 1, true);
+	h_free(h);
+}
+
+/* Two sockets share a port with SO_REUSEADDR; the one bound first listens
+ * last. The listener is found all the same, a second listen on the port is
+ * refused, and the connections it accepts are bound behind it. */
+TEST(listener_is_found_among_sockets_sharing_its_port)
+{
+	enum { PORT = 30000 };
+	struct harness *h = h_new(NULL);
+	int a = listen_on_port(h, PORT, true), b = listen_on_port(h, PORT, true);
+	syn_to(h, PORT, false);
+	ASSERT_EQ(synfin_listen(h->st, a, 4), 0);
+	EXPECT_EV(h, TCPS_CLOSED, TCPS_LISTEN);
+	ASSERT_EQ(synfin_listen(h->st, b, 4), -EADDRINUSE);
+	syn_to(h, PORT, true);
+	SEND(h, h->now, .flags = TH_ACK, .seq = IRS + 1, .ack = ISS + 1);
+	EXPECT_EV(h, TCPS_SYN_RCVD, TCPS_ESTABLISHED);
+	/* a second peer port: still the same listener */
+	h->rport = PORT_B;
+	SEND(h, h->now, .flags = TH_SYN, .seq = IRS_B, .mss = MSS);
+	EXPECT_SEG(h, TH_SYN | TH_ACK, ISS, IRS_B + 1, 0);
+	EXPECT_EV(h, TCPS_LISTEN, TCPS_SYN_RCVD);
+	struct synfin_addr peer;
+	ASSERT(synfin_accept(h->st, a, &peer) >= 0);
+	ASSERT_EQ(peer.port, PEER_PORT);
+	h_free(h);
+}

@@ -341,6 +341,8 @@ struct tcb *tcp_lookup(const struct synfin_stack *st, uint32_t laddr, uint16_t l
 		       uint32_t faddr, uint16_t fport);
 struct tcb *tcp_lookup_listener(const struct synfin_stack *st, uint16_t lport);
 void tcp_bind_add(struct synfin_stack *st, struct tcb *tp, uint16_t port);
+/* a new listener goes to the head of its port's owners */
+void tcp_bind_lead(struct synfin_stack *st, struct tcb *tp);
 void tcp_bind_remove(struct synfin_stack *st, struct tcb *tp);
 struct bindb *tcp_bind_find(const struct synfin_stack *st, uint16_t port);
 struct bindb *tcp_bind_get(struct synfin_stack *st, uint16_t port);

@@ -227,12 +227,18 @@ void tcp_lookup_prefetch(const struct synfin_stack *st, uint32_t laddr, uint16_t
 	SF_PREFETCH(&st->conn_hash[b]);
 }
 
+/* A port's listener leads its owners chain (tcp_bind_add, tcp_bind_lead):
+ * a SYN finds it in the port table, however many ports listen. A child
+ * also passes through LISTEN (new_child) but has a parent. */
+static bool is_listener(const struct tcb *tp)
+{
+	return tp && tp->state == TCPS_LISTEN && !tp->parent;
+}
+
 struct tcb *tcp_lookup_listener(const struct synfin_stack *st, uint16_t lport)
 {
-	for (struct tcb *tp = st->listeners; tp; tp = tp->hnext)
-		if (tp->lport == lport)
-			return tp;
-	return NULL;
+	const struct bindb *b = tcp_bind_find(st, lport);
+	return b && is_listener(b->owners) ? b->owners : NULL;
 }
 
 /* ---- bind table ---- */
@@ -287,11 +293,28 @@ void tcp_bind_add(struct synfin_stack *st, struct tcb *tp, uint16_t port)
 	tp->lport = port;
 	if (!b)
 		return;
-	tp->bnext = b->owners;
-	b->owners = tp;
+	/* behind the port's listener, which stays first */
+	struct tcb **at = is_listener(b->owners) ? &b->owners->bnext : &b->owners;
+	tp->bnext = *at;
+	*at = tp;
 	if (tp->faddr == 0)
 		b->nopen++;
 	tp->t_flags |= TF_BOUND;
+}
+
+void tcp_bind_lead(struct synfin_stack *st, struct tcb *tp)
+{
+	struct bindb *b = tcp_bind_find(st, tp->lport);
+	if (!b || !(tp->t_flags & TF_BOUND))
+		return;
+	for (struct tcb **pp = &b->owners; *pp; pp = &(*pp)->bnext) {
+		if (*pp == tp) {
+			*pp = tp->bnext;
+			tp->bnext = b->owners;
+			b->owners = tp;
+			return;
+		}
+	}
 }
 
 void tcp_bind_remove(struct synfin_stack *st, struct tcb *tp)

@@ -211,6 +211,7 @@ int synfin_listen(struct synfin_stack *st, int fd, int backlog)
 	tp->u.lq = q;
 	tp->laddr = st->ip;
 	tcp_set_state(st, tp, TCPS_LISTEN, "listen");
+	tcp_bind_lead(st, tp);
 	tp->hnext = st->listeners;
 	st->listeners = tp;
 	tp->t_flags |= TF_IN_HASH;
